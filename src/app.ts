@@ -1,0 +1,67 @@
+/** @module createApp(deps): the Hono app. No I/O at import; everything it touches comes in `deps`. */
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { CohortBatch } from './batch.ts';
+import type { AppEnv } from './http/app-env.ts';
+import { errorResponder } from './http/errors.ts';
+import { readApi } from './http/read-api.ts';
+import { requestLog } from './http/request-log.ts';
+import { requireAuth } from './http/require-auth.ts';
+import { webhookHandler } from './http/webhook.ts';
+import type { DeadLetters } from './letters/letters.ts';
+import type { Metrics } from './metrics.ts';
+import type { Queue } from './queue/queue.ts';
+import type { MembershipStore } from './store/store.ts';
+
+export interface AppDeps {
+  queue: Queue;
+  /** Absent in a receiver-only process that has no store to read from. */
+  store?: MembershipStore | undefined;
+  deadLetters: DeadLetters;
+  parseBatch: (json: unknown, rawBody: string, receivedAtMs: number) => CohortBatch;
+  metrics: Metrics;
+  logger: Logger;
+  webhookPath: string;
+  maxBodyBytes: number;
+  auth: { tokens: string[]; header: string };
+}
+
+export function createApp(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const auth = requireAuth(deps.auth);
+  app.use(requestLog(deps));
+  app.onError(errorResponder(deps));
+  app.notFound((c) => c.json({ error: 'not_found' }, 404));
+
+  app.post(deps.webhookPath, auth, webhookHandler(deps));
+
+  // Probes stay open: orchestrators and load balancers probe without the shared secret, and the
+  // answers reveal nothing but liveness and a reason.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const problems = await readinessProblems(deps);
+    if (problems.length > 0) return c.json({ status: 'unavailable', reasons: problems }, 503);
+    return c.json({ status: 'ready' });
+  });
+
+  app.get('/metrics', auth, async (c) => {
+    c.header('Content-Type', deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+  if (deps.store) {
+    app.use('/cohorts/*', auth);
+    app.use('/cohorts', auth);
+    app.use('/users/*', auth);
+    app.route('/', readApi(deps.store));
+  }
+  return app;
+}
+
+async function readinessProblems({ queue, store }: AppDeps): Promise<string[]> {
+  const checks = [{ name: 'queue', check: () => queue.check() }];
+  if (store) checks.push({ name: 'store', check: () => store.check() });
+  const results = await Promise.allSettled(checks.map(({ check }) => check()));
+  return results.flatMap((result, index) =>
+    result.status === 'rejected' ? [`${checks[index]?.name}: ${(result.reason as Error).message}`] : [],
+  );
+}

@@ -1,0 +1,51 @@
+/** @module The few error classes the receiver throws on purpose; `http/errors.ts` maps them to responses. */
+
+/** A configuration variable is missing or malformed; the message names each bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The body is JSON but not a cohort batch. `issues` says where and why. */
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+  constructor(readonly issues: PayloadIssue[]) {
+    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+  }
+}
+
+export interface PayloadIssue {
+  /** A dotted path into the body, e.g. `users.3.user_id`; empty for the root. */
+  path: string;
+  message: string;
+}
+
+/**
+ * The receiver cannot accept right now but a retry can succeed: queue full, a backend down,
+ * shutting down. Answered with 503 and `Retry-After`, so Amplitude retries and nothing is lost.
+ */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+  constructor(
+    readonly reason: 'queue_full' | 'backend_unavailable' | 'shutting_down',
+    readonly retryAfterSeconds = 5,
+    options?: ErrorOptions,
+  ) {
+    super(reason, options);
+  }
+}
+
+/** The body is larger than MAX_BODY_BYTES; found while reading, before it is buffered whole. */
+export class PayloadTooLargeError extends Error {
+  override name = 'PayloadTooLargeError';
+  constructor(readonly limit: number) {
+    super(`body exceeds ${limit} bytes`);
+  }
+}
+
+/** The body is not JSON (or not UTF-8). `detail` is the parser's message, safe to show the sender. */
+export class InvalidJsonError extends Error {
+  override name = 'InvalidJsonError';
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+}

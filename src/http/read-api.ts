@@ -1,0 +1,55 @@
+/** @module The read side: cohorts, their members, a user's cohorts (DESIGN.md section 3). */
+import { Hono } from 'hono';
+import type { MembershipStore } from '../store/store.ts';
+import type { AppEnv } from './app-env.ts';
+
+const defaultLimit = 100;
+const maxLimit = 1000;
+
+export function readApi(store: MembershipStore) {
+  return new Hono<AppEnv>()
+    .get('/cohorts', async (c) => {
+      const cohorts = await store.listCohorts();
+      return c.json({
+        cohorts: cohorts.map((cohort) => ({
+          cohort_id: cohort.cohortId,
+          cohort_name: cohort.cohortName,
+          members: cohort.members,
+          updated_at: cohort.updatedAt,
+        })),
+      });
+    })
+    .get('/cohorts/:cohort_id/members', async (c) => {
+      const cohortId = c.req.param('cohort_id');
+      const limitText = c.req.query('limit');
+      const limit = limitText === undefined ? defaultLimit : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+        return c.json(
+          { error: 'invalid_limit', detail: `limit must be an integer from 1 to ${maxLimit}` },
+          400,
+        );
+      }
+      const page = await store.listMembers(cohortId, { limit, cursor: c.req.query('cursor') });
+      return c.json({
+        cohort_id: cohortId,
+        members: page.members.map((member) => ({
+          user_id: member.userId,
+          since: member.since,
+          user_properties: member.properties,
+        })),
+        next_cursor: page.nextCursor,
+      });
+    })
+    .get('/users/:user_id/cohorts', async (c) => {
+      const userId = c.req.param('user_id');
+      const cohorts = await store.userCohorts(userId);
+      return c.json({
+        user_id: userId,
+        cohorts: cohorts.map((cohort) => ({
+          cohort_id: cohort.cohortId,
+          cohort_name: cohort.cohortName,
+          since: cohort.since,
+        })),
+      });
+    });
+}

@@ -1,0 +1,36 @@
+/** @module One log line and one metric per request, with what the handlers learned about it. */
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.ts';
+import type { AppEnv } from './app-env.ts';
+
+export function requestLog({
+  logger,
+  metrics,
+}: {
+  logger: Logger;
+  metrics: Metrics;
+}): MiddlewareHandler<AppEnv> {
+  return async function requestLog(c, next) {
+    const started = performance.now();
+    const fields: Record<string, unknown> = {};
+    c.set('logFields', fields);
+    await next();
+    const status = c.res.status;
+    const ms = performance.now() - started;
+    // The route pattern, not the path: user ids in paths would explode the label set.
+    const route = c.req.routePath === '/*' ? 'other' : c.req.routePath;
+    metrics.requests.inc({ route, status });
+    // The path only: a `?token=` secret must never reach the logs.
+    const line = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round(ms * 100) / 100,
+      ...fields,
+    };
+    if (status >= 500 && status !== 503) logger.error(line, 'request failed');
+    else if (status >= 400) logger.warn(line, 'request rejected');
+    else logger.info(line, 'request');
+  };
+}

@@ -1,0 +1,79 @@
+/** @module DeadLetters in a table of the SQLite file: survives restarts, readable by `npm run dlq`. */
+import type { Database } from 'better-sqlite3';
+import type { DeadLetters, Letter } from './letters.ts';
+
+interface Row {
+  id: number;
+  kind: Letter['kind'];
+  reason: string;
+  body: string;
+  truncated: number;
+  message_id: string | null;
+  created_at: number;
+}
+
+const toLetter = (row: Row): Letter => ({
+  id: String(row.id),
+  kind: row.kind,
+  reason: row.reason,
+  body: row.body,
+  truncated: row.truncated === 1,
+  messageId: row.message_id,
+  createdAt: row.created_at,
+});
+
+/** The caller owns `db` and closes it. */
+export function createSqliteDeadLetters(db: Database, options: { maxPerKind: number }): DeadLetters {
+  db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    truncated INTEGER NOT NULL,
+    message_id TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters (kind, id)`);
+  const insert = db.prepare(
+    'INSERT INTO dead_letters (kind, reason, body, truncated, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  // Keeps the newest maxPerKind of a kind: one indexed delete per insert.
+  const trim = db.prepare(
+    'DELETE FROM dead_letters WHERE kind = ? AND id <= (SELECT id FROM dead_letters WHERE kind = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+  );
+  const listAll = db.prepare<[number], Row>('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?');
+  const listKind = db.prepare<[string, number], Row>(
+    'SELECT * FROM dead_letters WHERE kind = ? ORDER BY id DESC LIMIT ?',
+  );
+  const getOne = db.prepare<[number], Row>('SELECT * FROM dead_letters WHERE id = ?');
+  const dropOne = db.prepare('DELETE FROM dead_letters WHERE id = ?');
+  const addAndTrim = db.transaction((letter: Parameters<DeadLetters['add']>[0]) => {
+    insert.run(
+      letter.kind,
+      letter.reason,
+      letter.body,
+      letter.truncated ? 1 : 0,
+      letter.messageId ?? null,
+      Date.now(),
+    );
+    trim.run(letter.kind, letter.kind, options.maxPerKind);
+  });
+
+  return {
+    async add(letter) {
+      addAndTrim(letter);
+    },
+    async list({ kind, limit = 100 } = {}) {
+      const rows = kind === undefined ? listAll.all(limit) : listKind.all(kind, limit);
+      return rows.map(toLetter);
+    },
+    async get(id) {
+      const row = getOne.get(Number(id));
+      return row && toLetter(row);
+    },
+    async drop(id) {
+      return dropOne.run(Number(id)).changes > 0;
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,100 @@
+/** @module The Prometheus series the receiver exports (DESIGN.md section 3), on a registry of its own. */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueStats } from './queue/queue.ts';
+
+const prefix = 'cohort_receiver_';
+
+/** Creates every series on a fresh registry, so several receivers (tests) never share counters. */
+export function createMetrics(options: { queueStats?: () => Promise<QueueStats> } = {}) {
+  const registry = new Registry();
+  const on = { registers: [registry] };
+  const queueStats = options.queueStats;
+  // One stats() call serves the three queue gauges of a scrape.
+  let pending: Promise<QueueStats> | undefined;
+  const readQueue = async (): Promise<QueueStats | undefined> => {
+    if (!queueStats) return undefined;
+    pending ??= queueStats().finally(() => {
+      pending = undefined;
+    });
+    return pending.catch(() => undefined);
+  };
+  const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number) =>
+    new Gauge({
+      name: prefix + name,
+      help,
+      ...on,
+      async collect() {
+        const stats = await readQueue();
+        if (stats) this.set(pick(stats));
+      },
+    });
+
+  return {
+    registry,
+    requests: new Counter({
+      name: `${prefix}http_requests_total`,
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['route', 'status'] as const,
+      ...on,
+    }),
+    batches: new Counter({
+      name: `${prefix}batches_total`,
+      help: 'Webhook batches by outcome (accepted, duplicate, rejected, unavailable) and reason',
+      labelNames: ['outcome', 'reason'] as const,
+      ...on,
+    }),
+    users: new Counter({
+      name: `${prefix}users_total`,
+      help: 'Users in accepted batches, by direction (in = entered, out = left)',
+      labelNames: ['direction'] as const,
+      ...on,
+    }),
+    ackSeconds: new Histogram({
+      name: `${prefix}ack_duration_seconds`,
+      help: 'Time from request start to the webhook answer',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      ...on,
+    }),
+    applyLagSeconds: new Histogram({
+      name: `${prefix}apply_lag_seconds`,
+      help: 'Time from accepting a batch to its membership being committed to the store',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+      ...on,
+    }),
+    appliedUsers: new Counter({
+      name: `${prefix}applied_users_total`,
+      help: 'User updates committed to the store',
+      ...on,
+    }),
+    changes: new Counter({
+      name: `${prefix}membership_changes_total`,
+      help: 'Effective membership changes made by applying batches, by kind (entered, left, updated)',
+      labelNames: ['kind'] as const,
+      ...on,
+    }),
+    applyErrors: new Counter({
+      name: `${prefix}apply_errors_total`,
+      help: 'Failed attempts to apply a batch to the store (each retry counts)',
+      ...on,
+    }),
+    deadLetters: new Counter({
+      name: `${prefix}dead_letters_total`,
+      help: 'Bodies set aside: rejected (quarantined 400/422 bodies) or failed (batches that never applied)',
+      labelNames: ['kind'] as const,
+      ...on,
+    }),
+    queueBatches: queueGauge('queue_batches', 'Batches waiting or being applied', (stats) => stats.batches),
+    queueUsers: queueGauge(
+      'queue_users',
+      'Users in batches waiting or being applied',
+      (stats) => stats.users,
+    ),
+    queueOldestAge: queueGauge(
+      'queue_oldest_age_seconds',
+      'Age of the oldest batch still waiting',
+      (stats) => stats.oldestAgeSeconds,
+    ),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

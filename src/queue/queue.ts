@@ -1,0 +1,43 @@
+/**
+ * @module The Queue port. Accepting is where dedupe happens: only the queue can make "remember this
+ * message_id" and "enqueue this batch" one atomic step, so there is no separate deduper port.
+ */
+import type { CohortBatch } from '../batch.ts';
+
+export type AcceptOutcome = 'accepted' | 'duplicate';
+
+/** Called by the queue for each batch; the batch leaves the queue only when this resolves. */
+export type BatchHandler = (batch: CohortBatch, delivery: DeliveryInfo) => Promise<void>;
+
+export interface DeliveryInfo {
+  /** 1 on the first delivery; more when a durable queue redelivers after a crash. */
+  attempt: number;
+  /** When the batch was accepted (epoch ms), to measure apply lag. */
+  acceptedAt: number;
+}
+
+export interface QueueStats {
+  batches: number;
+  users: number;
+  /** Age in seconds of the oldest batch still waiting; 0 when empty. */
+  oldestAgeSeconds: number;
+}
+
+export interface Queue {
+  /**
+   * Accepts a batch once per messageId within the dedupe TTL. Resolves only once the batch is as
+   * safe as the mode promises (held in memory, committed to SQLite, acknowledged by Redis).
+   * @throws UnavailableError when full, when a backend is down, or while shutting down.
+   */
+  accept(batch: CohortBatch): Promise<AcceptOutcome>;
+  /** Starts handing batches to `handler`. Call once. */
+  consume(handler: BatchHandler): void;
+  /** Stops accepting (accept then throws `shutting_down`); consuming goes on until `close`. */
+  stopAccepting(): void;
+  /** Resolves true when nothing is waiting or in flight, false if `timeoutMs` passed first. */
+  drain(timeoutMs: number): Promise<boolean>;
+  stats(): Promise<QueueStats>;
+  /** Resolves when the queue can accept; throws with a reason otherwise (for /readyz). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

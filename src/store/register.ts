@@ -1,0 +1,139 @@
+/**
+ * @module The last-writer-wins register every MembershipStore keeps per (cohortId, userId), as pure
+ * functions: which write wins, what effective change it makes, how ids are ordered and how a member
+ * cursor is spelled. Stores share them so they cannot disagree.
+ */
+import type { CohortBatch } from '../batch.ts';
+import type { MembershipChange } from './store.ts';
+
+/** Orders the writes to one register: by computedTime, then by messageId. */
+export interface RegisterVersion {
+  computedTime: number;
+  messageId: string;
+}
+
+/** The value a register holds: the winning message's direction, version and user properties. */
+export interface Register extends RegisterVersion {
+  inCohort: boolean;
+  /**
+   * The winning message's user_properties as `JSON.stringify` text, null when it carried none. Kept
+   * as text so "did the properties change?" is one string compare, the same in every store; two
+   * objects with the same entries in a different key order therefore count as different.
+   */
+  propertiesJson: string | null;
+}
+
+/**
+ * What writing an incoming value over a register does:
+ * - `stale`: it is older than or the same message as the stored one; nothing is written.
+ * - `unchanged`: it wins and the register takes its version, but membership and properties stay.
+ * - `entered` | `left` | `updated`: it wins and makes that effective change.
+ */
+export type WriteOutcome = 'stale' | 'unchanged' | MembershipChange['kind'];
+
+/**
+ * Compares two strings by Unicode code point, which is also the byte order of their UTF-8 encoding:
+ * the order SQLite's BINARY collation, Postgres' `COLLATE "C"` and Redis use. It differs from JS `<`
+ * (UTF-16 code units) only when a character above U+FFFF meets one in U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  let index = 0;
+  while (index < length && a.charCodeAt(index) === b.charCodeAt(index)) index++;
+  if (index === length) return a.length - b.length;
+  let unitA = a.charCodeAt(index);
+  let unitB = b.charCodeAt(index);
+  if (unitA >= 0xd800 && unitB >= 0xd800) {
+    // Surrogates (0xD800..0xDFFF) encode code points above every BMP unit: move them past 0xFFFF.
+    unitA = unitA <= 0xdfff ? unitA + 0x2000 : unitA - 0x800;
+    unitB = unitB <= 0xdfff ? unitB + 0x2000 : unitB - 0x800;
+  }
+  return unitA - unitB;
+}
+
+/** Negative, zero or positive as `a` is older than, the same message as, or newer than `b`. */
+export function compareVersions(a: RegisterVersion, b: RegisterVersion): number {
+  if (a.computedTime !== b.computedTime) return a.computedTime < b.computedTime ? -1 : 1;
+  return compareCodePoints(a.messageId, b.messageId);
+}
+
+/** Decides what writing `incoming` over `stored` (undefined: never written) does; see {@link WriteOutcome}. */
+export function resolveWrite(stored: Register | undefined, incoming: Register): WriteOutcome {
+  if (stored === undefined) return incoming.inCohort ? 'entered' : 'unchanged';
+  if (compareVersions(incoming, stored) <= 0) return 'stale';
+  if (!stored.inCohort) return incoming.inCohort ? 'entered' : 'unchanged';
+  if (!incoming.inCohort) return 'left';
+  return stored.propertiesJson === incoming.propertiesJson ? 'unchanged' : 'updated';
+}
+
+/** What applying one batch does to one cohort, decided before anything is written. */
+export interface BatchDecision {
+  /** The registers to store, one per user whose write wins, in batch order. */
+  writes: { userId: string; register: Register }[];
+  /** The effective changes, in batch order. */
+  changes: MembershipChange[];
+  /** Users entered minus users left: how the cohort's member count moves. */
+  memberDelta: number;
+}
+
+/**
+ * Decides what `batch` does given the registers stored before it (`storedRegister` answers
+ * undefined for a user never written). A user listed twice is decided in order, so the second
+ * listing sees the first: being the same message, it is a no-op.
+ */
+export function decideBatch(
+  batch: CohortBatch,
+  storedRegister: (userId: string) => Register | undefined,
+): BatchDecision {
+  const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
+  const decision: BatchDecision = { writes: [], changes: [], memberDelta: 0 };
+  const writtenNow = new Set<string>();
+  for (const { userId, properties } of batch.users) {
+    if (writtenNow.has(userId)) continue;
+    const register: Register = {
+      inCohort,
+      computedTime,
+      messageId,
+      propertiesJson: toPropertiesJson(properties),
+    };
+    const outcome = resolveWrite(storedRegister(userId), register);
+    if (outcome === 'stale') continue;
+    writtenNow.add(userId);
+    decision.writes.push({ userId, register });
+    if (outcome === 'unchanged') continue;
+    if (outcome !== 'updated') decision.memberDelta += outcome === 'entered' ? 1 : -1;
+    decision.changes.push({
+      cohortId,
+      cohortName,
+      userId,
+      kind: outcome,
+      computedTime,
+      messageId,
+      ...(properties === undefined ? {} : { properties }),
+    });
+  }
+  return decision;
+}
+
+/** The text a register keeps for a user's properties (see {@link Register.propertiesJson}). */
+export function toPropertiesJson(properties: Record<string, unknown> | undefined): string | null {
+  return properties === undefined ? null : JSON.stringify(properties);
+}
+
+/** The opaque `nextCursor` of a members page: the last user id listed, base64url of its UTF-8. */
+export function encodeMemberCursor(lastUserId: string): string {
+  return Buffer.from(lastUserId, 'utf8').toString('base64url');
+}
+
+/** The user id a members cursor points after; a malformed cursor yields some id, never an error. */
+export function decodeMemberCursor(cursor: string): string {
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+/** Checks a page size the way every store does, so they reject the same values. */
+export function assertPageLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`Expected \`limit\` to be a positive integer, got \`${limit}\` (${typeof limit})`);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * @module The worker: takes batches from the queue, applies them to the store, retries with
+ * backoff, and sets aside as a dead letter a batch the store keeps refusing.
+ */
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { CohortBatch } from './batch.ts';
+import type { DeadLetters } from './letters/letters.ts';
+import type { Metrics } from './metrics.ts';
+import type { BatchHandler, DeliveryInfo } from './queue/queue.ts';
+import type { MembershipChange, MembershipStore } from './store/store.ts';
+
+export interface WorkerDeps {
+  store: MembershipStore;
+  deadLetters: DeadLetters;
+  metrics: Metrics;
+  logger: Logger;
+  /** Attempts before a batch becomes a dead letter. @default 5 */
+  maxAttempts?: number;
+  /** Delay before retry n (1-based). @default 100 ms doubling, at most 5 s */
+  backoffMs?: (retry: number) => number;
+  /** Called with the effective changes after each commit: where sinks plug in. */
+  onChanges?: (changes: MembershipChange[], batch: CohortBatch) => Promise<void>;
+  now?: () => number;
+}
+
+const defaultBackoff = (retry: number) => Math.min(5000, 100 * 2 ** (retry - 1));
+
+/** Returns the handler to give to `queue.consume`. It resolves once the batch is applied or set aside. */
+export function createWorker(deps: WorkerDeps): BatchHandler {
+  const { store, metrics, logger } = deps;
+  const maxAttempts = deps.maxAttempts ?? 5;
+  const backoffMs = deps.backoffMs ?? defaultBackoff;
+  const now = deps.now ?? Date.now;
+
+  return async function applyFromQueue(batch: CohortBatch, delivery: DeliveryInfo) {
+    // Let waiting requests be answered first: the ack path must keep priority over apply work.
+    await yieldToEventLoop();
+    const log = logger.child({ message_id: batch.messageId, cohort_id: batch.cohortId });
+    let changes: MembershipChange[] | undefined;
+    for (let attempt = 1; changes === undefined; attempt += 1) {
+      try {
+        changes = await store.applyBatch(batch);
+      } catch (error) {
+        metrics.applyErrors.inc();
+        if (attempt >= maxAttempts) return setAside(batch, error as Error, attempt, deps, log);
+        log.warn({ err: error, attempt }, 'apply failed, will retry');
+        await sleep(backoffMs(attempt));
+      }
+    }
+    metrics.appliedUsers.inc(batch.users.length);
+    metrics.applyLagSeconds.observe(Math.max(0, now() - delivery.acceptedAt) / 1000);
+    for (const change of changes) metrics.changes.inc({ kind: change.kind });
+    log.debug({ users: batch.users.length, changes: changes.length }, 'batch applied');
+    // Outside the retry loop: a second apply would find nothing left to change.
+    if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
+  };
+}
+
+async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {
+  log.error({ err: error, attempts }, 'apply failed on every attempt; batch set aside as a dead letter');
+  await deps.deadLetters.add({
+    kind: 'failed',
+    reason: `${error.name}: ${error.message} (after ${attempts} attempts)`,
+    body: JSON.stringify(batch),
+    messageId: batch.messageId,
+  });
+  deps.metrics.deadLetters.inc({ kind: 'failed' });
+}

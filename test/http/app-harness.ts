@@ -1,0 +1,74 @@
+/** A receiver app wired to memory parts, driven in-process with `app.request` (no port). */
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { createBatchParser } from '../../src/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../src/queue/memory.ts';
+import type { Queue } from '../../src/queue/queue.ts';
+import { createMemoryStore } from '../../src/store/memory.ts';
+import { createWorker } from '../../src/worker.ts';
+
+export interface HarnessOptions {
+  tokens?: string[];
+  authHeader?: string;
+  maxBodyBytes?: number;
+  maxUsers?: number;
+  /** Start the worker (default true); false leaves batches waiting in the queue. */
+  consume?: boolean;
+  queue?: Queue;
+}
+
+export function createHarness(options: HarnessOptions = {}) {
+  const logLines: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const queue =
+    options.queue ?? createMemoryQueue({ dedupeTtlSeconds: 3600, maxUsers: options.maxUsers ?? 1_000_000 });
+  const store = createMemoryStore();
+  const deadLetters = createMemoryDeadLetters({ maxPerKind: 100 });
+  const metrics = createMetrics({ queueStats: () => queue.stats() });
+  const app = createApp({
+    queue,
+    store,
+    deadLetters,
+    parseBatch: createBatchParser(),
+    metrics,
+    logger,
+    webhookPath: '/webhook',
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    auth: { tokens: options.tokens ?? [], header: options.authHeader ?? 'authorization' },
+  });
+  if (options.consume !== false) {
+    queue.consume(createWorker({ store, deadLetters, metrics, logger, backoffMs: () => 1 }));
+  }
+  const post = (body: unknown, init: { headers?: Record<string, string>; path?: string } = {}) =>
+    app.request(init.path ?? '/webhook', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...init.headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  /** Waits until every accepted batch has been applied. */
+  const settle = async () => {
+    if (!(await queue.drain(10_000))) throw new Error('queue did not drain');
+  };
+  return { app, queue, store, deadLetters, metrics, logLines, post, settle };
+}
+
+let counter = 0;
+
+/** A default-shape Amplitude batch; every call gets a fresh message_id unless one is given. */
+export function amplitudeBatch(overrides: Record<string, unknown> = {}) {
+  counter += 1;
+  return {
+    cohort_name: 'Trial ending soon',
+    cohort_id: 'q3k9xw1',
+    in_cohort: true,
+    computed_time: '1692206763',
+    message_id: `test-message-${process.pid}-${counter}`,
+    users: [{ user_id: 'user-1', user_properties: { plan: 'trial' } }, { user_id: 'user-2' }],
+    ...overrides,
+  };
+}

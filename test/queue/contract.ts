@@ -1,0 +1,149 @@
+/**
+ * The Queue contract: every implementation (memory, sqlite, redis) runs this suite through
+ * `describeQueueContract(name, factory)`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CohortBatch } from '../../src/batch.ts';
+import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
+
+export interface QueueFactoryOptions {
+  /** Users waiting before accept answers queue_full. */
+  maxUsers?: number;
+  /** Wait before redelivering a batch whose handler threw (keep it small in tests). */
+  redeliveryDelayMs?: number;
+}
+
+export type QueueFactory = (
+  options: QueueFactoryOptions,
+) => Promise<{ queue: Queue; cleanup: () => Promise<void> }>;
+
+let sequence = 0;
+export function testBatch(overrides: Partial<CohortBatch> = {}): CohortBatch {
+  sequence += 1;
+  return {
+    cohortId: 'cohort-1',
+    cohortName: 'Cohort "one" \\ ünïcödé',
+    inCohort: true,
+    computedTime: 1_692_206_763,
+    messageId: `contract-${process.pid}-${Date.now()}-${sequence}`,
+    users: [{ userId: 'u1', properties: { plan: 'pro', n: 1, nested: { ok: true } } }, { userId: 'u2' }],
+    ...overrides,
+  };
+}
+
+const waitFor = async (condition: () => boolean, what: string) => {
+  for (let i = 0; i < 500 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+};
+
+export function describeQueueContract(name: string, factory: QueueFactory) {
+  describe(`Queue contract: ${name}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    const open = async (options: QueueFactoryOptions = {}) => {
+      const made = await factory({ redeliveryDelayMs: 10, ...options });
+      cleanups.push(async () => {
+        await made.queue.close();
+        await made.cleanup();
+      });
+      return made.queue;
+    };
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+    });
+
+    it('delivers an accepted batch to the handler unchanged', async () => {
+      const queue = await open();
+      const batch = testBatch();
+      const delivered: CohortBatch[] = [];
+      queue.consume(async (got) => {
+        delivered.push(got);
+      });
+      expect(await queue.accept(batch)).toBe('accepted');
+      await waitFor(() => delivered.length === 1, 'delivery');
+      expect(delivered[0]).toEqual(batch);
+    });
+
+    it('answers duplicate for a message_id it already accepted, and delivers it once', async () => {
+      const queue = await open();
+      const batch = testBatch();
+      const delivered: string[] = [];
+      queue.consume(async (got) => {
+        delivered.push(got.messageId);
+      });
+      expect(await queue.accept(batch)).toBe('accepted');
+      expect(await queue.accept(batch)).toBe('duplicate');
+      expect(await queue.accept({ ...batch, users: [] })).toBe('duplicate');
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(delivered).toEqual([batch.messageId]);
+    });
+
+    it('still answers duplicate after the batch was applied and removed from the queue', async () => {
+      const queue = await open();
+      const batch = testBatch();
+      queue.consume(async () => {});
+      await queue.accept(batch);
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(await queue.accept(batch)).toBe('duplicate');
+    });
+
+    it('accepts each of many distinct batches sent at once exactly once', async () => {
+      const queue = await open();
+      const batches = Array.from({ length: 50 }, () => testBatch());
+      const delivered = new Map<string, number>();
+      queue.consume(async (got) => {
+        delivered.set(got.messageId, (delivered.get(got.messageId) ?? 0) + 1);
+      });
+      const outcomes = await Promise.all([...batches, ...batches].map((batch) => queue.accept(batch)));
+      expect(outcomes.filter((outcome) => outcome === 'accepted')).toHaveLength(50);
+      expect(await queue.drain(10_000)).toBe(true);
+      expect([...delivered.values()]).toEqual(Array(50).fill(1));
+    });
+
+    it('counts waiting batches and users until they are consumed', async () => {
+      const queue = await open();
+      await queue.accept(testBatch());
+      await queue.accept(testBatch({ users: [{ userId: 'a' }, { userId: 'b' }, { userId: 'c' }] }));
+      const stats = await queue.stats();
+      expect(stats.batches).toBe(2);
+      expect(stats.users).toBe(5);
+      expect(stats.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+      queue.consume(async () => {});
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(await queue.stats()).toMatchObject({ batches: 0, users: 0, oldestAgeSeconds: 0 });
+    });
+
+    it('delivers again, with a higher attempt number, a batch whose handler threw', async () => {
+      const queue = await open();
+      const attempts: DeliveryInfo[] = [];
+      queue.consume(async (_batch, delivery) => {
+        attempts.push(delivery);
+        if (attempts.length < 3) throw new Error('store down');
+      });
+      await queue.accept(testBatch());
+      await waitFor(() => attempts.length === 3, 'three attempts');
+      expect(attempts.map((delivery) => delivery.attempt)).toEqual([1, 2, 3]);
+      expect(await queue.drain(10_000)).toBe(true);
+    });
+
+    it('answers queue_full past its bound without remembering the refused message_id', async () => {
+      const queue = await open({ maxUsers: 3 });
+      await queue.accept(testBatch());
+      const refused = testBatch();
+      await expect(queue.accept(refused)).rejects.toMatchObject({
+        name: 'UnavailableError',
+        reason: 'queue_full',
+      });
+      queue.consume(async () => {});
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(await queue.accept(refused)).toBe('accepted');
+    });
+
+    it('refuses with shutting_down after stopAccepting, and says so in check()', async () => {
+      const queue = await open();
+      await queue.check();
+      queue.stopAccepting();
+      await expect(queue.accept(testBatch())).rejects.toMatchObject({ reason: 'shutting_down' });
+      await expect(queue.check()).rejects.toThrow();
+    });
+  });
+}

@@ -1,0 +1,103 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runReceiverToExit, spawnReceiver } from './spawn-receiver.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cohort-lifecycle-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const batchBody = (index: number, users: number) =>
+  JSON.stringify({
+    cohort_name: 'Big',
+    cohort_id: 'big',
+    in_cohort: true,
+    computed_time: String(1_700_000_000 + index),
+    message_id: `lifecycle-${index}`,
+    users: Array.from({ length: users }, (_, i) => ({ user_id: `u-${index}-${i}`, user_properties: { i } })),
+  });
+
+async function memberCount(url: string) {
+  const body = (await (await fetch(`${url}/cohorts`)).json()) as {
+    cohorts: { cohort_id: string; members: number }[];
+  };
+  return body.cohorts.find((cohort) => cohort.cohort_id === 'big')?.members ?? 0;
+}
+
+describe('process lifecycle', () => {
+  it('drains acknowledged batches on SIGTERM, exits 0, and has them all after a restart', async () => {
+    const env = { SQLITE_PATH: join(dir, 'cohorts.db') };
+    const first = await spawnReceiver(env);
+    const batches = 40;
+    const usersPerBatch = 5000;
+    const answers = await Promise.all(
+      Array.from({ length: batches }, (_, i) =>
+        fetch(`${first.url}/webhook`, { method: 'POST', body: batchBody(i, usersPerBatch) }),
+      ),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(batches).fill(200));
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const draining = first.logLines.find((line) => line.msg === 'shutting down: draining the queue');
+    // Proof that the signal came while work was still waiting, so the drain is what saved it.
+    expect(draining?.batches).toBeGreaterThan(0);
+
+    const second = await spawnReceiver(env);
+    try {
+      expect(await memberCount(second.url)).toBe(batches * usersPerBatch);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+
+  it('exits at once on a second signal', async () => {
+    const first = await spawnReceiver({ SQLITE_PATH: join(dir, 'cohorts.db') });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(`${first.url}/webhook`, { method: 'POST', body: batchBody(i, 5000) }),
+      ),
+    );
+    first.child.kill('SIGTERM');
+    // Two signals sent back to back merge into one in the kernel: wait until the first is handled.
+    await first.waitForLog('signal received');
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(1);
+    expect(first.logLines.some((line) => line.msg === 'second signal: exiting now')).toBe(true);
+  });
+
+  it('refuses to start with one readable line per bad variable', async () => {
+    const { code, output } = await runReceiverToExit({ PORT: 'eighty', STORE: 'mongo' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/invalid configuration/);
+    expect(output).toMatch(/at PORT/);
+    expect(output).toMatch(/at STORE/);
+  });
+
+  it('refuses to start when SQLITE_PATH cannot be written, naming the path', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const path = join(file, 'cohorts.db');
+    const { code, output } = await runReceiverToExit({ SQLITE_PATH: path });
+    expect(code).toBe(1);
+    expect(output).toContain(path);
+  });
+
+  it('logs a loud warning when auth is off, and none when tokens are set', async () => {
+    const open = await spawnReceiver({ SQLITE_PATH: join(dir, 'open.db') });
+    open.child.kill('SIGTERM');
+    await open.exited;
+    expect(open.logLines.some((line) => line.level === 40 && String(line.msg).includes('AUTH IS OFF'))).toBe(
+      true,
+    );
+    const guarded = await spawnReceiver({ SQLITE_PATH: join(dir, 'guarded.db'), AUTH_TOKENS: 's3cret' });
+    guarded.child.kill('SIGTERM');
+    await guarded.exited;
+    expect(guarded.logLines.some((line) => String(line.msg).includes('AUTH IS OFF'))).toBe(false);
+  });
+});
