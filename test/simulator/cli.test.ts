@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTempDir } from '../support/tmp.ts';
+import { type RunningBrokenReceiver, startBrokenReceiver } from './broken-receivers.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs `simulator/cli.ts` as `npm run simulate` does and returns its exit code and output. */
+function simulate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'simulator/cli.ts', ...args],
+      { cwd: root },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const small = ['--cohorts', '2', '--users', '60', '--steps', '4', '--batch-size', '10', '--settle-ms', '300'];
+
+let receiver: RunningBrokenReceiver | undefined;
+afterEach(async () => {
+  await receiver?.close();
+  receiver = undefined;
+});
+
+describe('npm run simulate', () => {
+  it('exits 1 with a report naming the problem when the endpoint applies in arrival order', async () => {
+    receiver = await startBrokenReceiver('arrival-order');
+    const dir = await createTempDir('simulate-cli');
+    try {
+      const json = join(dir.path, 'result.json');
+      const args = ['--url', `${receiver.url}/webhook`, ...small, '--churn', '0.4', '--reorder-window', '12'];
+      const { code, stdout } = await simulate([
+        ...args,
+        '--header',
+        'Authorization: Bearer s3cret-value',
+        '--duplicate-rate',
+        '0',
+        '--seed',
+        '5',
+        '--json',
+        json,
+      ]);
+      expect(code, stdout).toBe(1);
+      expect(stdout).toContain('applies messages in arrival order instead of by (computed_time, message_id)');
+      expect(stdout).toMatch(/^FAIL: \d+ differences\.$/m);
+      const text = await readFile(json, 'utf8');
+      expect(text).not.toContain('s3cret-value');
+      const result = JSON.parse(text) as { verdict: string; differences: unknown[] };
+      expect(result.verdict).toBe('fail');
+      expect(result.differences.length).toBeGreaterThan(0);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('exits 2 with the exact problem and the usage on a bad option', async () => {
+    const { code, stderr } = await simulate(['--url', 'http://127.0.0.1:1/webhook', '--concurrency', '0']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('Expected `--concurrency` to be an integer from 1 to 1000, got `0`');
+    expect(stderr).toContain('Usage: npm run simulate');
+  });
+
+  it('exits 2 when the membership cannot be read back, rather than claim a verdict', async () => {
+    const { code, stdout } = await simulate([
+      '--url',
+      'http://127.0.0.1:1/webhook',
+      ...small,
+      '--retries',
+      '0',
+    ]);
+    expect(code).toBe(2);
+    expect(stdout).toContain('ERROR: could not read the membership back');
+  });
+});
