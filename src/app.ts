@@ -22,6 +22,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   webhookPath: string;
+  /** False in a ROLE=worker process: the webhook route is absent (404). @default true */
+  receiveWebhooks?: boolean;
   maxBodyBytes: number;
   auth: { tokens: string[]; header: string };
 }
@@ -33,7 +35,7 @@ export function createApp(deps: AppDeps) {
   app.onError(errorResponder(deps));
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
 
-  app.post(deps.webhookPath, auth, webhookHandler(deps));
+  if (deps.receiveWebhooks !== false) app.post(deps.webhookPath, auth, webhookHandler(deps));
 
   // Probes stay open: orchestrators and load balancers probe without the shared secret, and the
   // answers reveal nothing but liveness and a reason.

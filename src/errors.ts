@@ -49,3 +49,11 @@ export class InvalidJsonError extends Error {
     super(detail);
   }
 }
+
+/**
+ * The client closed, reset or timed out its connection before the body ended. Nobody waits for an
+ * answer; it is logged as a rejected request, never as our error.
+ */
+export class IncompleteBodyError extends Error {
+  override name = 'IncompleteBodyError';
+}

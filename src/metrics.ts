@@ -1,13 +1,34 @@
 /** @module The Prometheus series the receiver exports (DESIGN.md section 3), on a registry of its own. */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueStats } from './queue/queue.ts';
 
 const prefix = 'cohort_receiver_';
 
+export interface MetricsOptions {
+  queueStats?: () => Promise<QueueStats>;
+  /** QUEUE_MAX_USERS, exported so an alert can divide the queue's depth by its bound. */
+  queueMaxUsers?: number;
+  /**
+   * Node's process series (`process_resident_memory_bytes`, `nodejs_eventloop_lag_p99_seconds`,
+   * heap, GC…), so leaks and a blocked event loop show. Off in tests that make many registries.
+   * @default false
+   */
+  processMetrics?: boolean;
+}
+
 /** Creates every series on a fresh registry, so several receivers (tests) never share counters. */
-export function createMetrics(options: { queueStats?: () => Promise<QueueStats> } = {}) {
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
   const on = { registers: [registry] };
+  // The event-loop lag series read a 10 ms-resolution histogram that each scrape resets.
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  if (options.queueMaxUsers !== undefined) {
+    new Gauge({
+      name: `${prefix}queue_max_users`,
+      help: 'QUEUE_MAX_USERS: users the queue holds before new batches get 503',
+      ...on,
+    }).set(options.queueMaxUsers);
+  }
   const queueStats = options.queueStats;
   // One stats() call serves the three queue gauges of a scrape.
   let pending: Promise<QueueStats> | undefined;
@@ -89,6 +110,12 @@ export function createMetrics(options: { queueStats?: () => Promise<QueueStats> 
       'Users in batches waiting or being applied',
       (stats) => stats.users,
     ),
+    clientErrors: new Counter({
+      name: `${prefix}client_errors_total`,
+      help: 'Connections refused or cut before a route answered, by reason (request_timeout, headers_too_large, bad_request, max_connections, reset)',
+      labelNames: ['reason'] as const,
+      ...on,
+    }),
     queueOldestAge: queueGauge(
       'queue_oldest_age_seconds',
       'Age of the oldest batch still waiting',

@@ -1,11 +1,13 @@
 /** @module The one factory that picks each port's implementation from config. */
 import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { DeadLetters } from './letters/letters.ts';
-import { createSqliteDeadLetters } from './letters/sqlite.ts';
-import { createMemoryQueue } from './queue/memory.ts';
 import type { Queue } from './queue/queue.ts';
+import { createQueueParts } from './queue/queue-parts.ts';
 import { createMemoryStore } from './store/memory.ts';
+import { createPostgresStore } from './store/postgres.ts';
+import { createRedisStore } from './store/redis.ts';
 import { createSqliteStore } from './store/sqlite.ts';
 import { openSqliteDatabase } from './store/sqlite-database.ts';
 import type { MembershipStore } from './store/store.ts';
@@ -18,25 +20,40 @@ export interface Parts {
   close(): Promise<void>;
 }
 
-export async function createParts(config: Config): Promise<Parts> {
-  // Dead letters and the quarantine live in the SQLite file, so `npm run dlq` can read them from
-  // another process and they survive a restart.
-  const db: Database = openSqliteDatabase(config.SQLITE_PATH);
-  const deadLetters = createSqliteDeadLetters(db, { maxPerKind: config.QUARANTINE_MAX });
-  const store = config.STORE === 'sqlite' ? createSqliteStore(db) : createMemoryStore();
-  const queue = createMemoryQueue({
-    dedupeTtlSeconds: config.DEDUPE_TTL_SECONDS,
-    maxUsers: config.QUEUE_MAX_USERS,
+export async function createParts(config: Config, logger?: Logger): Promise<Parts> {
+  // Opened only by the modes that keep something in the file (a SQLite store, queue or dead letters).
+  let db: Database | undefined;
+  const sqlite = () => {
+    db ??= openSqliteDatabase(config.SQLITE_PATH);
+    return db;
+  };
+  const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
+  const baseStore = sqliteStore ?? createSharedOrMemoryStore(config);
+  // Queue and dead letters: where the queue is (Redis for QUEUE=redis, else the SQLite file), so
+  // `npm run dlq` can reach them from another process and they survive a restart.
+  const { queue, deadLetters, store, close } = await createQueueParts(config, {
+    sqlite,
+    store: baseStore,
+    sqliteStore,
+    logger,
   });
   return {
     queue,
     store,
     deadLetters,
     async close() {
-      await queue.close();
-      await store.close();
-      await deadLetters.close();
-      db.close();
+      await close();
+      await baseStore.close();
+      db?.close();
     },
   };
+}
+
+/** The store for STORE=redis, postgres or memory (sqlite shares the file, above). */
+function createSharedOrMemoryStore(config: Config): MembershipStore {
+  const keyPrefix = config.KEY_PREFIX;
+  if (config.STORE === 'redis') return createRedisStore({ url: config.REDIS_URL, keyPrefix });
+  if (config.STORE === 'postgres')
+    return createPostgresStore({ connectionString: config.DATABASE_URL, keyPrefix });
+  return createMemoryStore();
 }

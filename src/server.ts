@@ -6,9 +6,12 @@ import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { type ConnectionLimits, connectionServerOptions, guardConnections } from './http/connection-guard.ts';
 import { createMetrics } from './metrics.ts';
-import { createParts } from './parts.ts';
+import { createParts, type Parts } from './parts.ts';
 import { createBatchParser } from './payload/parse-batch.ts';
+import { createSinkDispatcher } from './sinks/dispatcher.ts';
+import { createSinks } from './sinks/registry.ts';
 import { createWorker } from './worker.ts';
 
 export interface RunningReceiver {
@@ -18,19 +21,40 @@ export interface RunningReceiver {
   shutdown(): Promise<{ drained: boolean }>;
 }
 
-export async function startReceiver(config: Config, logger: Logger): Promise<RunningReceiver> {
+export interface StartOptions {
+  /**
+   * Builds the parts in place of `createParts(config)`: for tests that wrap a real store or queue
+   * to inject a fault (a slow or failing store) and still run the real server and worker.
+   */
+  createParts?: (config: Config, logger: Logger) => Promise<Parts>;
+}
+
+export async function startReceiver(
+  config: Config,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningReceiver> {
   if (config.AUTH_TOKENS.length === 0) {
     logger.warn('AUTH IS OFF: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.');
   }
-  const parts = await createParts(config);
-  const metrics = createMetrics({ queueStats: () => parts.queue.stats() });
+  // Built first: an unknown sink or a missing SINK_HTTP_URL stops start-up before anything opens.
+  const sinks = config.ROLE === 'receiver' ? [] : createSinks({ config, logger });
+  const parts = await (options.createParts ?? createParts)(config, logger);
+  const metrics = createMetrics({
+    queueStats: () => parts.queue.stats(),
+    queueMaxUsers: config.QUEUE_MAX_USERS,
+    processMetrics: true,
+  });
   const app = createApp({
     ...parts,
     store: config.ROLE === 'receiver' ? undefined : parts.store,
+    // A worker process serves the probes, /metrics and the read API, but takes no webhooks.
+    receiveWebhooks: config.ROLE !== 'worker',
     parseBatch: createBatchParser({
       maxUsers: config.MAX_USERS_PER_BATCH,
       maxUserIdLength: config.MAX_USER_ID_LENGTH,
       maxProperties: config.MAX_PROPERTIES_PER_USER,
+      maxPropertyDepth: config.MAX_PROPERTY_DEPTH,
     }),
     metrics,
     logger,
@@ -38,10 +62,30 @@ export async function startReceiver(config: Config, logger: Logger): Promise<Run
     maxBodyBytes: config.MAX_BODY_BYTES,
     auth: { tokens: config.AUTH_TOKENS, header: config.AUTH_HEADER },
   });
+  const sinkDispatcher = createSinkDispatcher({
+    sinks,
+    deadLetters: parts.deadLetters,
+    logger,
+    metrics,
+    maxAttempts: config.SINK_MAX_ATTEMPTS,
+  });
   if (config.ROLE !== 'receiver') {
-    parts.queue.consume(createWorker({ ...parts, metrics, logger, maxAttempts: config.APPLY_MAX_ATTEMPTS }));
+    parts.queue.consume(
+      createWorker({
+        ...parts,
+        metrics,
+        logger,
+        maxAttempts: config.APPLY_MAX_ATTEMPTS,
+        onChanges: (changes, batch) => sinkDispatcher.deliver(changes, { messageId: batch.messageId }),
+      }),
+    );
   }
-  const server = await listen(app.fetch, config);
+  const limits = connectionLimits(config);
+  const server = await listen(app.fetch, config, limits);
+  guardConnections(server, limits, {
+    logger,
+    onClientError: (reason) => metrics.clientErrors.inc({ reason }),
+  });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
   logger.info(
@@ -67,6 +111,7 @@ export async function startReceiver(config: Config, logger: Logger): Promise<Run
       }
       server.closeAllConnections();
       await closed;
+      await sinkDispatcher.close();
       await parts.close();
       logger.info({ drained }, 'stopped');
       return { drained };
@@ -74,10 +119,22 @@ export async function startReceiver(config: Config, logger: Logger): Promise<Run
   };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config): Promise<Server> {
+const connectionLimits = (config: Config): ConnectionLimits => ({
+  headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+  maxConnections: config.MAX_CONNECTIONS,
+});
+
+function listen(
+  fetch: Parameters<typeof serve>[0]['fetch'],
+  config: Config,
+  limits: ConnectionLimits,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: config.PORT, hostname: config.HOST }, () =>
-      resolve(server as Server),
+    const server = serve(
+      { fetch, port: config.PORT, hostname: config.HOST, serverOptions: connectionServerOptions(limits) },
+      () => resolve(server as Server),
     );
     server.once('error', reject);
   });

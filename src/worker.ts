@@ -19,7 +19,10 @@ export interface WorkerDeps {
   maxAttempts?: number;
   /** Delay before retry n (1-based). @default 100 ms doubling, at most 5 s */
   backoffMs?: (retry: number) => number;
-  /** Called with the effective changes after each commit: where sinks plug in. */
+  /**
+   * Called with the effective changes after each commit: where sinks plug in. The batch leaves the
+   * queue only once it resolves; if it rejects, the queue delivers the batch again (restated).
+   */
   onChanges?: (changes: MembershipChange[], batch: CohortBatch) => Promise<void>;
   now?: () => number;
 }
@@ -37,10 +40,23 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
     // Let waiting requests be answered first: the ack path must keep priority over apply work.
     await yieldToEventLoop();
     const log = logger.child({ message_id: batch.messageId, cohort_id: batch.cohortId });
+    if (delivery.attempt > maxAttempts) {
+      // A durable queue delivered it this often and it never completed: each time, the process died
+      // applying it (a crash, an OOM kill). Applying it again would only kill the next worker.
+      const crashLoop = new Error(
+        `delivered ${delivery.attempt} times without completing; a worker may be crashing on it`,
+      );
+      crashLoop.name = 'RedeliveryLimitError';
+      return setAside(batch, crashLoop, delivery.attempt - 1, deps, log);
+    }
     let changes: MembershipChange[] | undefined;
     for (let attempt = 1; changes === undefined; attempt += 1) {
       try {
-        changes = await store.applyBatch(batch);
+        // Delivered again (a durable queue after a crash) or retried (a failed commit may still have
+        // landed): an earlier apply may have committed without its changes reaching the sinks, so
+        // ask the store to restate what this batch's users hold. Sinks get them at least once.
+        const restate = delivery.attempt > 1 || attempt > 1;
+        changes = await store.applyBatch(batch, { restate });
       } catch (error) {
         metrics.applyErrors.inc();
         if (attempt >= maxAttempts) return setAside(batch, error as Error, attempt, deps, log);
@@ -50,20 +66,30 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
     }
     metrics.appliedUsers.inc(batch.users.length);
     metrics.applyLagSeconds.observe(Math.max(0, now() - delivery.acceptedAt) / 1000);
-    for (const change of changes) metrics.changes.inc({ kind: change.kind });
+    for (const change of changes) if (!change.restated) metrics.changes.inc({ kind: change.kind });
     log.debug({ users: batch.users.length, changes: changes.length }, 'batch applied');
-    // Outside the retry loop: a second apply would find nothing left to change.
+    // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
     if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
   };
 }
 
 async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {
-  log.error({ err: error, attempts }, 'apply failed on every attempt; batch set aside as a dead letter');
-  await deps.deadLetters.add({
-    kind: 'failed',
-    reason: `${error.name}: ${error.message} (after ${attempts} attempts)`,
-    body: JSON.stringify(batch),
-    messageId: batch.messageId,
-  });
+  try {
+    await deps.deadLetters.add({
+      kind: 'failed',
+      reason: `${error.name}: ${error.message} (after ${attempts} attempts)`,
+      body: JSON.stringify(batch),
+      messageId: batch.messageId,
+    });
+  } catch (letterError) {
+    // The dead letters share the store's SQLite file, so a lock or a full disk that fails the apply
+    // fails this too. Throw: the queue then delivers the batch again rather than drop what was acked.
+    log.error(
+      { err: letterError, apply_error: `${error.name}: ${error.message}`, attempts },
+      'apply failed on every attempt and the dead letter could not be written; the batch will be delivered again',
+    );
+    throw letterError;
+  }
   deps.metrics.deadLetters.inc({ kind: 'failed' });
+  log.error({ err: error, attempts }, 'apply failed on every attempt; batch set aside as a dead letter');
 }

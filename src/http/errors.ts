@@ -1,7 +1,13 @@
 /** @module Maps the receiver's error classes to the statuses and JSON bodies of DESIGN.md section 3. */
 import type { ErrorHandler } from 'hono';
 import type { Logger } from 'pino';
-import { InvalidJsonError, PayloadError, PayloadTooLargeError, UnavailableError } from '../errors.ts';
+import {
+  IncompleteBodyError,
+  InvalidJsonError,
+  PayloadError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from '../errors.ts';
 import type { AppEnv } from './app-env.ts';
 
 export function errorResponder({ logger }: { logger: Logger }): ErrorHandler<AppEnv> {
@@ -17,6 +23,11 @@ export function errorResponder({ logger }: { logger: Logger }): ErrorHandler<App
     if (error instanceof UnavailableError) {
       c.header('Retry-After', String(error.retryAfterSeconds));
       return c.json({ error: 'unavailable', reason: error.reason }, 503);
+    }
+    if (error instanceof IncompleteBodyError) {
+      // The client is gone; the status only classifies the request in the log and metrics.
+      c.get('logFields').reason = 'incomplete_body';
+      return c.json({ error: 'incomplete_body' }, 400);
     }
     // Anything else is our bug: log it whole, tell the sender nothing internal.
     logger.error({ err: error, path: c.req.path }, 'unexpected error');

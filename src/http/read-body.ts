@@ -1,6 +1,6 @@
 /** @module Reads a request body into one Buffer, refusing it as soon as it passes a size limit. */
 import type { IncomingMessage } from 'node:http';
-import { PayloadTooLargeError } from '../errors.ts';
+import { IncompleteBodyError, PayloadTooLargeError } from '../errors.ts';
 
 /**
  * Reads the whole body, throwing PayloadTooLargeError before buffering more than `limit` bytes:
@@ -41,14 +41,16 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer>
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
+    // Node reports a connection lost mid-body (closed, reset, or cut by REQUEST_TIMEOUT_MS) as an
+    // `aborted` error, then `close`: either way the client is gone, which is not our failure.
     const onError = (error: Error) => {
       cleanup();
-      reject(error);
+      reject(new IncompleteBodyError('the connection ended before the body did', { cause: error }));
     };
     const onClose = () => {
       if (incoming.complete) return;
       cleanup();
-      reject(new Error('client closed the connection before the body ended'));
+      reject(new IncompleteBodyError('the connection ended before the body did'));
     };
     incoming.on('data', onData);
     incoming.on('end', onEnd);

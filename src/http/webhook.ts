@@ -29,13 +29,14 @@ export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
     const started = performance.now();
     const fields = c.get('logFields');
     const raw = await readBody(c.req.raw, c.env?.incoming, deps.maxBodyBytes);
-    const batch = await decodeOrQuarantine(raw, deps, fields);
+    const { batch, source } = await decodeOrQuarantine(raw, deps, fields);
     fields.message_id = batch.messageId;
     fields.cohort_id = batch.cohortId;
     fields.users = batch.users.length;
     let outcome: Awaited<ReturnType<Queue['accept']>>;
     try {
-      outcome = await queue.accept(batch);
+      // The raw text rides along: a durable queue keeps it rather than re-serialise the batch.
+      outcome = await queue.accept(batch, source);
     } catch (error) {
       if (error instanceof UnavailableError) {
         metrics.batches.inc({ outcome: 'unavailable', reason: error.reason });
@@ -63,7 +64,8 @@ async function decodeOrQuarantine(raw: Buffer, deps: WebhookDeps, fields: Record
     } catch (error) {
       throw new InvalidJsonError((error as Error).message);
     }
-    return deps.parseBatch(json, text, Date.now());
+    const receivedAtMs = Date.now();
+    return { batch: deps.parseBatch(json, text, receivedAtMs), source: { rawBody: text, receivedAtMs } };
   } catch (error) {
     if (error instanceof InvalidJsonError || error instanceof PayloadError) {
       const reason = error instanceof InvalidJsonError ? 'invalid_json' : 'invalid_payload';

@@ -2,10 +2,11 @@
  * @module The DeadLetters port: bodies set aside for an operator to inspect, replay or drop.
  * Two kinds share it: `rejected` bodies (the quarantine of 400/422 answers, kept raw so a fixed
  * template's output can be compared and the body replayed) and `failed` batches (accepted, but the
- * store refused them on every attempt).
+ * store refused them on every attempt). A third, `sink`, holds membership changes a sink would not
+ * take (`src/sinks/dispatcher.ts`); `replaySinkLetter` in `src/sinks/replay.ts` sends them again.
  */
 
-export type LetterKind = 'rejected' | 'failed';
+export type LetterKind = 'rejected' | 'failed' | 'sink';
 
 export interface NewLetter {
   kind: LetterKind;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { CohortBatch, CohortUser } from '../batch.ts';
 import { IssueCollector, isJsonObject, mustBe } from './issues.ts';
 import type { PayloadLimits } from './limits.ts';
-import { toUserId, userIdIssue } from './user-id.ts';
+import { toUserId, toWellFormed, userIdIssue } from './user-id.ts';
 
 /**
  * 9999-12-31T23:59:59Z. A larger `computed_time` is almost surely milliseconds; accepting it would
@@ -17,11 +17,15 @@ function createEnvelopeSchema(limits: PayloadLimits) {
   const id = z
     .string({ error: expected('a non-empty string') })
     .min(1, 'must not be empty')
-    .max(limits.maxIdLength, tooLong);
+    .max(limits.maxIdLength, tooLong)
+    .transform(toWellFormed);
   return z.compile(
     z.object({
       cohort_id: id,
-      cohort_name: z.string({ error: expected('a string') }).max(limits.maxIdLength, tooLong),
+      cohort_name: z
+        .string({ error: expected('a string') })
+        .max(limits.maxIdLength, tooLong)
+        .transform(toWellFormed),
       // A template prints `${input.in_cohort?c}` as a bare boolean; a quoted "true" is a template
       // bug worth surfacing, not guessing at.
       in_cohort: z.boolean({ error: expected('a boolean') }),
@@ -108,7 +112,7 @@ function readUsers(value: unknown, limits: PayloadLimits, issues: IssueCollector
       continue;
     }
     const userId = toUserId(user.user_id, limits.maxUserIdLength);
-    const properties = readProperties(user.user_properties, index, limits.maxProperties, issues);
+    const properties = readProperties(user.user_properties, index, limits, issues);
     if (userId === undefined) {
       issues.add(`users.${index}.user_id`, userIdIssue(user.user_id, limits.maxUserIdLength));
       continue;
@@ -120,7 +124,9 @@ function readUsers(value: unknown, limits: PayloadLimits, issues: IssueCollector
 
 /**
  * Returns the user's properties by reference (their values are opaque: stored, never interpreted
- * here, so nesting depth or string size cannot hurt), or undefined when there are none.
+ * here, so string size cannot hurt), or undefined when there are none. Their nesting is bounded:
+ * JSON.parse takes any depth, but the store's JSON.stringify recurses and would overflow the stack
+ * after the batch was acknowledged, so a too-deep value must be refused here, with a 422.
  *
  * `null` counts as "no properties" rather than an error: it says the same thing as an absent key,
  * and rejecting it would 422 the whole batch, which Amplitude would retry unchanged until it gives up.
@@ -128,7 +134,7 @@ function readUsers(value: unknown, limits: PayloadLimits, issues: IssueCollector
 function readProperties(
   value: unknown,
   index: number,
-  maxProperties: number,
+  { maxProperties, maxPropertyDepth }: PayloadLimits,
   issues: IssueCollector,
 ): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined;
@@ -136,19 +142,37 @@ function readProperties(
     issues.add(`users.${index}.user_properties`, mustBe('an object (or null)', value));
     return undefined;
   }
-  const count = countKeysUpTo(value, maxProperties + 1);
-  if (count > maxProperties) {
-    issues.add(`users.${index}.user_properties`, `must hold at most ${maxProperties} properties`);
-    return undefined;
+  // One pass over the keys, allocating nothing (unlike `Object.keys`), stopping at the first excess.
+  let count = 0;
+  for (const key in value) {
+    if (++count > maxProperties) {
+      issues.add(`users.${index}.user_properties`, `must hold at most ${maxProperties} properties`);
+      return undefined;
+    }
+    if (nestsDeeperThan(value[key], maxPropertyDepth - 1)) {
+      issues.add(
+        `users.${index}.user_properties`,
+        `must nest at most ${maxPropertyDepth} levels deep (objects and arrays inside user_properties)`,
+      );
+      return undefined;
+    }
   }
   return value;
 }
 
-/** Counts keys without allocating (unlike `Object.keys`), stopping once past `limit`. */
-function countKeysUpTo(object: object, limit: number): number {
-  let count = 0;
-  for (const _key in object) {
-    if (++count >= limit) break;
+/**
+ * True when `value` holds objects or arrays more than `levels` deep (a scalar holds none). The
+ * recursion itself is bounded by `levels`, so it cannot overflow the stack either.
+ */
+function nestsDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeperThan(item, levels - 1)) return true;
+    return false;
   }
-  return count;
+  for (const key in value) {
+    if (nestsDeeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
+  }
+  return false;
 }

@@ -14,6 +14,13 @@ export interface PayloadLimits {
   maxProperties: number;
   /** Longest `cohort_id`, `message_id` or `cohort_name` (and the per-user flag key's parts). @default 1024 */
   maxIdLength: number;
+  /**
+   * How deep objects and arrays may nest in one user's `user_properties`, the object itself being
+   * level 1: `{"plan":"trial"}` is 1 deep, `{"tags":["a"]}` 2. Amplitude's properties are flat or
+   * lists, so 32 is far above need and far below what overflows JSON.stringify (~10,000).
+   * @default 32
+   */
+  maxPropertyDepth: number;
 }
 
 export const defaultPayloadLimits: Readonly<PayloadLimits> = Object.freeze({
@@ -21,6 +28,7 @@ export const defaultPayloadLimits: Readonly<PayloadLimits> = Object.freeze({
   maxUserIdLength: 1024,
   maxProperties: 200,
   maxIdLength: 1024,
+  maxPropertyDepth: 32,
 });
 
 const limitNames = Object.keys(defaultPayloadLimits) as (keyof PayloadLimits)[];

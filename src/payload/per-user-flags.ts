@@ -7,7 +7,7 @@ import type { CohortBatch, CohortUser } from '../batch.ts';
 import { PayloadError } from '../errors.ts';
 import { IssueCollector, isJsonObject, mustBe, quote } from './issues.ts';
 import type { PayloadLimits } from './limits.ts';
-import { toUserId, userIdIssue } from './user-id.ts';
+import { toUserId, toWellFormed, userIdIssue } from './user-id.ts';
 
 const flagKeyPrefix = 'amplitude_';
 const flagKeyShape = `"${flagKeyPrefix}<cohort name>_<cohort id>"`;
@@ -140,7 +140,7 @@ function splitFlagKey(
   } else if (cohortName.length > limits.maxIdLength) {
     issues.add(path, `key's cohort name must be at most ${limits.maxIdLength} characters`);
   } else {
-    return { cohortId, cohortName };
+    return { cohortId: toWellFormed(cohortId), cohortName: toWellFormed(cohortName) };
   }
   return undefined;
 }

@@ -12,7 +12,9 @@ import { mustBe } from './issues.ts';
  * converting it would silently store someone else's id.
  */
 export function toUserId(value: unknown, maxLength: number): string | undefined {
-  if (typeof value === 'string') return value.length > 0 && value.length <= maxLength ? value : undefined;
+  if (typeof value === 'string') {
+    return value.length > 0 && value.length <= maxLength ? toWellFormed(value) : undefined;
+  }
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   return undefined;
 }
@@ -25,4 +27,15 @@ export function userIdIssue(value: unknown, maxLength: number): string {
     return `must be a string; the number ${value} is not a safe integer, so JSON.parse has already changed it (quote user_id in the template)`;
   }
   return mustBe('a non-empty string', value);
+}
+
+/**
+ * JSON lets a body spell a lone surrogate (`"\ud800"`), which no UTF-8 text can hold: SQLite would
+ * store bytes that read back as U+FFFD, so the id read would differ from the id written, and two
+ * different ids would read back alike. Each lone surrogate becomes U+FFFD here, once, so the id
+ * stored is the id read. (ES2024; typed here because the project's lib is ES2023.)
+ */
+export function toWellFormed(text: string): string {
+  const unicode = text as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return unicode.isWellFormed() ? text : unicode.toWellFormed();
 }

@@ -16,6 +16,16 @@ export interface DeliveryInfo {
   acceptedAt: number;
 }
 
+/**
+ * The exact text a batch was parsed from and when it arrived. A durable queue keeps these instead of
+ * `JSON.stringify(batch)`: on the ack path that costs ~45% of what parsing the body did (0.39 ms of
+ * 0.85 ms for 1,000 users), and the worker re-parses the text with the same parser instead.
+ */
+export interface BatchSource {
+  rawBody: string;
+  receivedAtMs: number;
+}
+
 export interface QueueStats {
   batches: number;
   users: number;
@@ -27,14 +37,25 @@ export interface Queue {
   /**
    * Accepts a batch once per messageId within the dedupe TTL. Resolves only once the batch is as
    * safe as the mode promises (held in memory, committed to SQLite, acknowledged by Redis).
+   * `source`, when given, is what `batch` was parsed from; a queue may keep it instead of the batch.
    * @throws UnavailableError when full, when a backend is down, or while shutting down.
    */
-  accept(batch: CohortBatch): Promise<AcceptOutcome>;
+  accept(batch: CohortBatch, source?: BatchSource): Promise<AcceptOutcome>;
+  /**
+   * Enqueues a batch without the dedupe check and whatever the bound: how `npm run dlq -- replay`
+   * hands a dead letter back to the workers. Only the durable queues have it: another process
+   * (the CLI) can reach them.
+   */
+  requeue?(batch: CohortBatch): Promise<void>;
   /** Starts handing batches to `handler`. Call once. */
   consume(handler: BatchHandler): void;
   /** Stops accepting (accept then throws `shutting_down`); consuming goes on until `close`. */
   stopAccepting(): void;
-  /** Resolves true when nothing is waiting or in flight, false if `timeoutMs` passed first. */
+  /**
+   * Resolves true when nothing is waiting or in flight, false if `timeoutMs` passed first. After
+   * `stopAccepting` (a shutdown), a durable queue waits only for the batches this process holds:
+   * the rest is safe in SQLite or Redis and is taken up after a restart or by another worker.
+   */
   drain(timeoutMs: number): Promise<boolean>;
   stats(): Promise<QueueStats>;
   /** Resolves when the queue can accept; throws with a reason otherwise (for /readyz). */

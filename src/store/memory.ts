@@ -72,14 +72,16 @@ export function createMemoryStore(): MembershipStore {
   };
 
   return {
-    async applyBatch(batch) {
+    async applyBatch(batch, options) {
       // Decide before touching anything, so a throw (say, unserialisable properties) changes nothing.
       const registers = cohorts.get(batch.cohortId)?.registers;
-      const { writes, changes } = decideBatch(batch, (userId) => registers?.get(userId));
+      const { writes, changes } = decideBatch(batch, (userId) => registers?.get(userId), options);
       const cohort = cohortFor(batch);
       for (const { userId, register } of writes) cohort.registers.set(userId, register);
-      for (const { userId, kind } of changes) {
-        if (kind !== 'updated') trackMembership(batch.cohortId, cohort, userId, kind === 'entered');
+      for (const { userId, kind, restated } of changes) {
+        if (kind !== 'updated' && !restated) {
+          trackMembership(batch.cohortId, cohort, userId, kind === 'entered');
+        }
       }
       return changes;
     },

@@ -4,7 +4,7 @@
  * cursor is spelled. Stores share them so they cannot disagree.
  */
 import type { CohortBatch } from '../batch.ts';
-import type { MembershipChange } from './store.ts';
+import type { ApplyOptions, MembershipChange } from './store.ts';
 
 /** Orders the writes to one register: by computedTime, then by messageId. */
 export interface RegisterVersion {
@@ -71,7 +71,7 @@ export function resolveWrite(stored: Register | undefined, incoming: Register): 
 export interface BatchDecision {
   /** The registers to store, one per user whose write wins, in batch order. */
   writes: { userId: string; register: Register }[];
-  /** The effective changes, in batch order. */
+  /** The effective changes (and with `restate`, the restated ones), in batch order. */
   changes: MembershipChange[];
   /** Users entered minus users left: how the cohort's member count moves. */
   memberDelta: number;
@@ -80,28 +80,36 @@ export interface BatchDecision {
 /**
  * Decides what `batch` does given the registers stored before it (`storedRegister` answers
  * undefined for a user never written). A user listed twice is decided in order, so the second
- * listing sees the first: being the same message, it is a no-op.
+ * listing sees the first: being the same message, it is a no-op. With `restate`, a user the batch
+ * does not change is reported with the register it leaves in place (see {@link ApplyOptions}).
  */
 export function decideBatch(
   batch: CohortBatch,
   storedRegister: (userId: string) => Register | undefined,
+  options: ApplyOptions = {},
 ): BatchDecision {
   const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
   const decision: BatchDecision = { writes: [], changes: [], memberDelta: 0 };
-  const writtenNow = new Set<string>();
+  // Every listing after a user's first is the same message again: a no-op, and never restated twice.
+  const decided = new Set<string>();
   for (const { userId, properties } of batch.users) {
-    if (writtenNow.has(userId)) continue;
+    if (decided.has(userId)) continue;
+    decided.add(userId);
     const register: Register = {
       inCohort,
       computedTime,
       messageId,
       propertiesJson: toPropertiesJson(properties),
     };
-    const outcome = resolveWrite(storedRegister(userId), register);
-    if (outcome === 'stale') continue;
-    writtenNow.add(userId);
-    decision.writes.push({ userId, register });
-    if (outcome === 'unchanged') continue;
+    const stored = storedRegister(userId);
+    const outcome = resolveWrite(stored, register);
+    if (outcome !== 'stale') decision.writes.push({ userId, register });
+    if (outcome === 'stale' || outcome === 'unchanged') {
+      // biome-ignore lint/style/noNonNullAssertion: only a stored register can make a write stale.
+      const held = outcome === 'stale' ? stored! : register;
+      if (options.restate) decision.changes.push(restatedChange(batch, userId, held));
+      continue;
+    }
     if (outcome !== 'updated') decision.memberDelta += outcome === 'entered' ? 1 : -1;
     decision.changes.push({
       cohortId,
@@ -114,6 +122,22 @@ export function decideBatch(
     });
   }
   return decision;
+}
+
+/** The state `register` holds for `userId`, reported as a change although nothing changed. */
+function restatedChange(batch: CohortBatch, userId: string, register: Register): MembershipChange {
+  const { cohortId, cohortName } = batch;
+  const { inCohort, computedTime, messageId, propertiesJson } = register;
+  return {
+    cohortId,
+    cohortName,
+    userId,
+    kind: inCohort ? 'entered' : 'left',
+    computedTime,
+    messageId,
+    ...(propertiesJson === null ? {} : { properties: JSON.parse(propertiesJson) as Record<string, unknown> }),
+    restated: true,
+  };
 }
 
 /** The text a register keeps for a user's properties (see {@link Register.propertiesJson}). */

@@ -15,6 +15,25 @@ export interface MembershipChange {
   computedTime: number;
   messageId: string;
   properties?: Record<string, unknown>;
+  /**
+   * Set on a change reported only because the apply was asked to restate (see {@link ApplyOptions}):
+   * the state the register already held, which this apply did not change. `kind` is then `entered`
+   * or `left`, and the version may be a newer message's than the batch's.
+   */
+  restated?: true;
+}
+
+/** How to apply a batch. */
+export interface ApplyOptions {
+  /**
+   * Also report, for every user of the batch this apply does not change, the state their register
+   * holds (after the apply) as a restated change: `entered` when in, `left` when out, with the
+   * register's version and properties. So every distinct user of the batch yields exactly one
+   * change. The worker asks for it when a batch is delivered again: its first apply may have
+   * committed before the process died, before the changes reached the sinks.
+   * @default false
+   */
+  restate?: boolean;
 }
 
 export interface CohortSummary {
@@ -27,7 +46,10 @@ export interface CohortSummary {
 
 export interface Member {
   userId: string;
-  /** The computedTime of the add that made the user a member. */
+  /**
+   * The computedTime of the add that holds the register now. Not the first add: which add came first
+   * to the store depends on arrival order, and the state must not.
+   */
   since: number;
   properties: Record<string, unknown> | null;
 }
@@ -50,8 +72,8 @@ export interface UserCohort {
  * the set of batches applied, never on their order or repetition.
  */
 export interface MembershipStore {
-  /** Applies one batch atomically and returns the effective changes it made. */
-  applyBatch(batch: CohortBatch): Promise<MembershipChange[]>;
+  /** Applies one batch atomically and returns the effective changes it made (see {@link ApplyOptions}). */
+  applyBatch(batch: CohortBatch, options?: ApplyOptions): Promise<MembershipChange[]>;
   listCohorts(): Promise<CohortSummary[]>;
   /** Members in user_id order; `cursor` is the previous page's `nextCursor`. */
   listMembers(

@@ -237,14 +237,27 @@ describe('the default shape: users', () => {
     expect(issuesOfUsers([json])).toEqual([{ path: 'users.0.user_id', message: 'is required' }]);
   });
 
-  it('accepts deeply nested (50,000 levels) and 5 MB property values unchanged', () => {
-    const depth = 50_000;
-    const nested = JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+  it('accepts 5 MB property values and nesting up to maxPropertyDepth unchanged', () => {
+    // user_properties is level 1, so 31 more levels of arrays make exactly the default 32.
+    const nested = JSON.parse(`${'['.repeat(31)}${']'.repeat(31)}`);
     const long = 'x'.repeat(5_000_000);
     const json = body({ users: [{ user_id: 'a', user_properties: { nested, long } }] });
     const [user] = parse(json, '(not needed for this shape)', receivedAtMs).users;
     expect(user?.properties?.long).toBe(long);
     expect(user?.properties?.nested).toBe(nested);
+  });
+
+  it('rejects nesting past maxPropertyDepth, which JSON.stringify could not store (50,000 levels)', () => {
+    for (const depth of [32, 50_000]) {
+      const nested = JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
+      const json = body({ users: [{ user_id: 'a', user_properties: { nested } }] });
+      expect(issuesOf(() => parse(json, '(not needed for this shape)', receivedAtMs))).toEqual([
+        {
+          path: 'users.0.user_properties',
+          message: 'must nest at most 32 levels deep (objects and arrays inside user_properties)',
+        },
+      ]);
+    }
   });
 
   it('caps the issue list at 20 and says it stopped, even for 100,000 bad users', () => {

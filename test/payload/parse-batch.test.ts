@@ -110,6 +110,7 @@ describe('createBatchParser', () => {
       maxUserIdLength: 1024,
       maxProperties: 200,
       maxIdLength: 1024,
+      maxPropertyDepth: 32,
     });
   });
 

@@ -94,3 +94,44 @@ describe('memory queue', () => {
     expect(await queue.drain(5000)).toBe(true);
   });
 });
+
+describe('memory queue keeping raw bodies', () => {
+  it('hands the handler the batch parsed again from the kept body, equal to the accepted one', async () => {
+    const { createBatchParser } = await import('../../src/payload/parse-batch.ts');
+    const { createBodyDecoder } = await import('../../src/queue/stored-batch.ts');
+    const queue = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, decodeBody: createBodyDecoder() });
+    const rawBody = JSON.stringify([{ user_id: 'u1', amplitude_Trial_x1: true }]);
+    const receivedAtMs = 1_700_000_000_500;
+    const accepted = createBatchParser()(JSON.parse(rawBody), rawBody, receivedAtMs);
+    const delivered: CohortBatch[] = [];
+    queue.consume(async (got) => {
+      delivered.push(got);
+    });
+    expect(await queue.accept(accepted, { rawBody, receivedAtMs })).toBe('accepted');
+    expect(await queue.drain(5000)).toBe(true);
+    expect(delivered).toEqual([accepted]);
+    expect(delivered[0]).not.toBe(accepted);
+  });
+
+  it('sets aside a kept body that no longer parses instead of delivering it', async () => {
+    const undecodable: { messageId: string; body: string }[] = [];
+    const queue = createMemoryQueue({
+      dedupeTtlSeconds: 60,
+      maxUsers: 100,
+      decodeBody: () => {
+        throw new Error('parser changed');
+      },
+      onUndecodable: async (entry) => {
+        undecodable.push(entry);
+      },
+    });
+    let delivered = 0;
+    queue.consume(async () => {
+      delivered += 1;
+    });
+    await queue.accept(batch('m1'), { rawBody: '{"x":1}', receivedAtMs: 1 });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(delivered).toBe(0);
+    expect(undecodable).toEqual([expect.objectContaining({ messageId: 'm1', body: '{"x":1}' })]);
+  });
+});

@@ -381,8 +381,169 @@ export function describeStoreContract(name: string, factory: StoreFactory) {
         { numRuns: 100 },
       );
     });
+
+    // A durable queue delivers a batch again when its first handler did not finish; that apply may
+    // have committed before the process died, before the sinks had the changes. Restating what the
+    // registers hold is how those changes still reach the sinks (README "Make it yours").
+    describe('restate', () => {
+      const change = (
+        userId: string,
+        kind: 'entered' | 'left',
+        version: { computedTime: number; messageId: string },
+        properties?: Record<string, unknown>,
+      ): MembershipChange => ({
+        cohortId: 'c1',
+        cohortName: 'Cohort one',
+        userId,
+        kind,
+        ...version,
+        ...(properties === undefined ? {} : { properties }),
+      });
+      const restated = (...args: Parameters<typeof change>): MembershipChange => ({
+        ...change(...args),
+        restated: true,
+      });
+
+      it('reports the state a batch left in the registers when it is applied again', async () => {
+        const store = await open();
+        const add = cohortBatch({
+          computedTime: 100,
+          messageId: 'm-add',
+          users: [{ userId: 'u1', properties: { plan: 'pro' } }, { userId: 'u2' }],
+        });
+        await store.applyBatch(add);
+        const before = await snapshot(store, ['u1', 'u2']);
+
+        expect(await store.applyBatch(add, { restate: true })).toEqual([
+          restated('u1', 'entered', { computedTime: 100, messageId: 'm-add' }, { plan: 'pro' }),
+          restated('u2', 'entered', { computedTime: 100, messageId: 'm-add' }),
+        ]);
+        expect(await snapshot(store, ['u1', 'u2'])).toEqual(before);
+        expect(await store.applyBatch(add)).toEqual([]);
+      });
+
+      it('restates a removal as left', async () => {
+        const store = await open();
+        await store.applyBatch(cohortBatch({ computedTime: 100, users: usersOf('u1') }));
+        const removal = cohortBatch({
+          inCohort: false,
+          computedTime: 200,
+          messageId: 'm-out',
+          users: usersOf('u1'),
+        });
+        await store.applyBatch(removal);
+
+        expect(await store.applyBatch(removal, { restate: true })).toEqual([
+          restated('u1', 'left', { computedTime: 200, messageId: 'm-out' }),
+        ]);
+        expect((await store.listCohorts())[0]?.members).toBe(0);
+      });
+
+      it('restates the newer state when a newer message holds the register, even one that changed nothing', async () => {
+        const store = await open();
+        const add = cohortBatch({ computedTime: 100, messageId: 'm-100', users: usersOf('u1', 'u2') });
+        await store.applyBatch(add);
+        // The newer add of u1 changes nothing, so it reports nothing: only a restate of the older
+        // batch can still tell a sink that lost the first change that u1 is in.
+        expect(
+          await store.applyBatch(
+            cohortBatch({ computedTime: 200, messageId: 'm-200', users: usersOf('u1') }),
+          ),
+        ).toEqual([]);
+        await store.applyBatch(
+          cohortBatch({ inCohort: false, computedTime: 300, messageId: 'm-300', users: usersOf('u2') }),
+        );
+
+        expect(await store.applyBatch(add, { restate: true })).toEqual([
+          restated('u1', 'entered', { computedTime: 200, messageId: 'm-200' }),
+          restated('u2', 'left', { computedTime: 300, messageId: 'm-300' }),
+        ]);
+      });
+
+      it('reports the changes a batch makes as usual and restates only the users it leaves alone', async () => {
+        const store = await open();
+        await store.applyBatch(
+          cohortBatch({ inCohort: false, computedTime: 300, messageId: 'm-300', users: usersOf('u1') }),
+        );
+        const changes = await store.applyBatch(
+          cohortBatch({ computedTime: 150, messageId: 'm-150', users: usersOf('u1', 'u2', 'u3', 'u2') }),
+          { restate: true },
+        );
+
+        expect(changes).toEqual([
+          restated('u1', 'left', { computedTime: 300, messageId: 'm-300' }),
+          change('u2', 'entered', { computedTime: 150, messageId: 'm-150' }),
+          change('u3', 'entered', { computedTime: 150, messageId: 'm-150' }),
+        ]);
+        expect(changes.filter((change) => 'restated' in change).map(({ userId }) => userId)).toEqual(['u1']);
+        expect(await store.listCohorts()).toEqual([
+          { cohortId: 'c1', cohortName: 'Cohort one', members: 2, updatedAt: 300 },
+        ]);
+      });
+
+      it('restates a removal of a user never seen, and an add that only moved the version on', async () => {
+        const store = await open();
+        await store.applyBatch(cohortBatch({ computedTime: 100, users: usersOf('u1') }));
+        const changes = await store.applyBatch(
+          cohortBatch({ computedTime: 200, messageId: 'm-200', users: usersOf('u1') }),
+          { restate: true },
+        );
+        expect(changes).toEqual([restated('u1', 'entered', { computedTime: 200, messageId: 'm-200' })]);
+        const neverSeen = await store.applyBatch(
+          cohortBatch({ inCohort: false, computedTime: 200, messageId: 'm-out', users: usersOf('u9') }),
+          { restate: true },
+        );
+        expect(neverSeen).toEqual([restated('u9', 'left', { computedTime: 200, messageId: 'm-out' })]);
+        expect((await store.listCohorts())[0]?.members).toBe(1);
+      });
+
+      it('names every distinct user of a restated batch once, and the reports replay to the oracle’s state', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            deliveries(),
+            fc.infiniteStream(fc.boolean()),
+            async ({ batches, delivered }, restates) => {
+              const { store, cleanup } = await factory();
+              try {
+                const replayed = new Map<string, string | null>();
+                for (const batch of delivered) {
+                  const restate = restates.next().value as boolean;
+                  const changes = await store.applyBatch(structuredClone(batch), { restate });
+                  if (restate) {
+                    expect(changes.map(({ userId }) => userId)).toEqual([...new Set(usersOfBatch(batch))]);
+                  }
+                  // What a sink that treats each change as "set state" ends up holding.
+                  for (const { cohortId, userId, kind, properties } of changes) {
+                    const state = kind === 'left' ? null : JSON.stringify(properties ?? null);
+                    replayed.set(JSON.stringify([cohortId, userId]), state);
+                  }
+                }
+                const expected = expectedState(batches);
+                expect(await snapshot(store, USER_IDS)).toEqual(expected);
+                const expectedMembers = new Map(
+                  [...expected.members].flatMap(([cohortId, members]) =>
+                    members.map(({ userId, properties }) => [
+                      JSON.stringify([cohortId, userId]),
+                      JSON.stringify(properties),
+                    ]),
+                  ),
+                );
+                const replayedMembers = new Map([...replayed].filter(([, state]) => state !== null));
+                expect(replayedMembers).toEqual(expectedMembers);
+              } finally {
+                await store.close();
+                await cleanup();
+              }
+            },
+          ),
+          { numRuns: 100 },
+        );
+      });
+    });
   });
 }
+
+const usersOfBatch = (batch: CohortBatch) => batch.users.map(({ userId }) => userId);
 
 // Ids chosen so that code point order and UTF-16 order disagree (U+FF5E vs U+1F600), and so that
 // with only three distinct times many messages tie and fall back to the messageId.

@@ -1,0 +1,29 @@
+import { createRedisQueue } from '../../src/queue/redis.ts';
+import { connectRedis, waitUntilReady } from '../../src/queue/redis-connection.ts';
+import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
+import { describeQueueContract } from './contract.ts';
+import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
+
+describeWithService(await probeRedis(), 'Redis queue', () => {
+  describeQueueContract('redis', async ({ maxUsers = 1_000_000, redeliveryDelayMs }) => {
+    const keyPrefix = randomKeyPrefix('test-queue');
+    const redis = connectRedis(redisUrl);
+    await waitUntilReady(redis, 2000);
+    const queue = createRedisQueue({
+      redis,
+      keyPrefix,
+      dedupeTtlSeconds: 3600,
+      maxUsers,
+      onUndecodable: async () => {},
+      blockMs: 100,
+      ...(redeliveryDelayMs === undefined ? {} : { redeliveryDelayMs }),
+    });
+    return {
+      queue,
+      cleanup: async () => {
+        redis.disconnect();
+        await deleteKeysUnder(redisUrl, keyPrefix);
+      },
+    };
+  });
+});

@@ -1,0 +1,177 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { CohortBatch } from '../../src/batch.ts';
+import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
+import { createRedisQueue, type RedisQueueOptions } from '../../src/queue/redis.ts';
+import { connectRedis, waitUntilReady } from '../../src/queue/redis-connection.ts';
+import { queueKeys } from '../../src/queue/redis-keys.ts';
+import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import { cohortBatch } from '../support/cohort-batch.ts';
+import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
+import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
+
+const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+};
+const never = () => new Promise<void>(() => {});
+
+describeWithService(await probeRedis(), 'Redis queue', () => {
+  let keyPrefix: string;
+  beforeEach(() => {
+    keyPrefix = randomKeyPrefix('test-queue');
+  });
+  const opened: { queue: Queue; redis: Redis }[] = [];
+  afterEach(async () => {
+    for (const { queue, redis } of opened.splice(0)) {
+      await queue.close();
+      redis.disconnect();
+    }
+    await deleteKeysUnder(redisUrl, keyPrefix);
+  });
+
+  /** A queue as one receiver or worker process would have it, on this test's prefix. */
+  const openQueue = async (options: Partial<RedisQueueOptions> = {}) => {
+    const redis = connectRedis(redisUrl);
+    await waitUntilReady(redis, 2000);
+    const queue = createRedisQueue({
+      redis,
+      keyPrefix,
+      dedupeTtlSeconds: 3600,
+      maxUsers: 1_000_000,
+      onUndecodable: async () => {},
+      redeliveryDelayMs: 10,
+      blockMs: 100,
+      ...options,
+    });
+    opened.push({ queue, redis });
+    return { queue, redis };
+  };
+  it('keeps the raw body in the stream and hands the worker the batch it was parsed into', async () => {
+    const decodeBody = createBodyDecoder();
+    const { queue, redis } = await openQueue({ decodeBody });
+    const rawBody = JSON.stringify({
+      cohort_name: 'Trial',
+      cohort_id: 'c1',
+      in_cohort: false,
+      computed_time: 1692206763,
+      message_id: 'raw-1',
+      users: [{ user_id: 'u1' }],
+    });
+    const batch = decodeBody(rawBody, 5);
+    expect(await queue.accept(batch, { rawBody, receivedAtMs: 5 })).toBe('accepted');
+    const [[, fields]] = (await redis.xrange(queueKeys(keyPrefix).stream, '-', '+')) as [[string, string[]]];
+    expect(fields).toEqual(['m', 'raw-1', 'u', '1', 'f', 'raw', 't', '5', 'b', rawBody]);
+    const delivered: CohortBatch[] = [];
+    queue.consume(async (got) => {
+      delivered.push(got);
+    });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(delivered).toEqual([batch]);
+  });
+
+  it('lets another worker claim a batch whose consumer died, delivered as attempt 2', async () => {
+    const dying = await openQueue({ claimIdleMs: 300 });
+    const batch = cohortBatch();
+    await dying.queue.accept(batch);
+    let taken = false;
+    dying.queue.consume(() => {
+      taken = true;
+      return never();
+    });
+    await waitFor(() => taken);
+    await dying.queue.close(); // the process is gone: the entry stays pending under its name
+
+    const survivor = await openQueue({ claimIdleMs: 300 });
+    const deliveries: [string, DeliveryInfo][] = [];
+    survivor.queue.consume(async (got, delivery) => {
+      deliveries.push([got.messageId, delivery]);
+    });
+    await waitFor(() => deliveries.length === 1);
+    expect(deliveries[0]?.[0]).toBe(batch.messageId);
+    expect(deliveries[0]?.[1].attempt).toBe(2);
+    expect(await survivor.queue.drain(5000)).toBe(true);
+  });
+
+  it('counts every delivery a crashing batch gets, so the worker can set it aside', async () => {
+    await (await openQueue()).queue.accept(cohortBatch());
+    for (let crash = 1; crash <= 2; crash += 1) {
+      const crashing = await openQueue({ claimIdleMs: 100 });
+      let taken = false;
+      crashing.queue.consume(() => {
+        taken = true;
+        return never();
+      });
+      await waitFor(() => taken);
+      await crashing.queue.close();
+    }
+    const next = await openQueue({ claimIdleMs: 100 });
+    const attempts: number[] = [];
+    next.queue.consume(async (_batch, delivery) => {
+      attempts.push(delivery.attempt);
+    });
+    await waitFor(() => attempts.length === 1);
+    expect(attempts).toEqual([3]);
+  });
+
+  it('keeps a batch claimed while a long apply runs, so no other worker takes it', async () => {
+    const claimIdleMs = 300;
+    const slow = await openQueue({ claimIdleMs });
+    const other = await openQueue({ claimIdleMs });
+    const delivered: string[] = [];
+    const handler = (who: string) => async () => {
+      delivered.push(who);
+      await new Promise((resolve) => setTimeout(resolve, claimIdleMs * 4));
+    };
+    await slow.queue.accept(cohortBatch());
+    slow.queue.consume(handler('slow'));
+    await waitFor(() => delivered.length === 1);
+    other.queue.consume(handler('other'));
+    expect(await slow.queue.drain(5000)).toBe(true);
+    expect(delivered).toEqual(['slow']);
+  });
+
+  it('deletes acknowledged entries, so the stream holds only the backlog', async () => {
+    const { queue, redis } = await openQueue();
+    for (let i = 0; i < 5; i += 1) await queue.accept(cohortBatch());
+    queue.consume(async () => {});
+    expect(await queue.drain(5000)).toBe(true);
+    const keys = queueKeys(keyPrefix);
+    expect(await redis.xlen(keys.stream)).toBe(0);
+    expect(await redis.get(keys.waitingUsers)).toBe('0');
+  });
+
+  it('answers backend_unavailable at once, and check() says why, when Redis cannot be reached', async () => {
+    const redis = connectRedis('redis://127.0.0.1:1');
+    const queue = createRedisQueue({
+      redis,
+      keyPrefix: randomKeyPrefix('test-queue'),
+      dedupeTtlSeconds: 60,
+      maxUsers: 10,
+      onUndecodable: async () => {},
+    });
+    opened.push({ queue, redis });
+    const started = performance.now();
+    await expect(queue.accept(cohortBatch())).rejects.toMatchObject({
+      name: 'UnavailableError',
+      reason: 'backend_unavailable',
+    });
+    expect(performance.now() - started).toBeLessThan(100);
+    await expect(queue.check()).rejects.toThrow(/Redis unreachable/);
+  });
+
+  it('re-queues a batch for the workers without the dedupe check (dlq replay)', async () => {
+    const { queue } = await openQueue();
+    const batch = cohortBatch();
+    await queue.accept(batch);
+    await queue.requeue?.(batch);
+    const delivered: string[] = [];
+    queue.consume(async (got) => {
+      delivered.push(got.messageId);
+    });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(delivered).toEqual([batch.messageId, batch.messageId]);
+    expect(await queue.accept(batch)).toBe('duplicate');
+  });
+});

@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import { createSqliteQueue } from '../../src/queue/sqlite.ts';
+import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
+import { createTempDir } from '../support/tmp.ts';
+import { describeQueueContract } from './contract.ts';
+
+describeQueueContract('sqlite', async ({ maxUsers = 1_000_000, redeliveryDelayMs }) => {
+  const dir = await createTempDir('sqlite-queue');
+  const db = openSqliteDatabase(join(dir.path, 'queue.db'));
+  const queue = createSqliteQueue(db, {
+    dedupeTtlSeconds: 3600,
+    maxUsers,
+    onUndecodable: async () => {},
+    ...(redeliveryDelayMs === undefined ? {} : { redeliveryDelayMs }),
+  });
+  return {
+    queue,
+    cleanup: async () => {
+      db.close();
+      await dir.remove();
+    },
+  };
+});

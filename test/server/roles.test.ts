@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createParts } from '../../src/parts.ts';
+import { type RunningReceiver, startReceiver } from '../../src/server.ts';
+import { cohortBatch } from '../support/cohort-batch.ts';
+import { createTempDir, type TempDir } from '../support/tmp.ts';
+
+let dir: TempDir;
+const running: RunningReceiver[] = [];
+beforeEach(async () => {
+  dir = await createTempDir('roles');
+});
+afterEach(async () => {
+  for (const receiver of running.splice(0)) await receiver.shutdown();
+  await dir.remove();
+});
+
+const configFor = (env: Record<string, string>) =>
+  loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SQLITE_PATH: join(dir.path, 'cohorts.db'),
+    SINKS: 'none',
+    ...env,
+  });
+
+const body = (messageId: string) =>
+  JSON.stringify({
+    cohort_name: 'C',
+    cohort_id: 'c1',
+    in_cohort: true,
+    computed_time: 1,
+    message_id: messageId,
+    users: [{ user_id: 'u1' }],
+  });
+
+describe('ROLE with QUEUE=sqlite on one machine', () => {
+  it('splits accepting and applying between a receiver and a worker process on one file', async () => {
+    const start = async (role: string) => {
+      const receiver = await startReceiver(
+        configFor({ QUEUE: 'sqlite', ROLE: role }),
+        pino({ level: 'silent' }),
+      );
+      running.push(receiver);
+      return receiver;
+    };
+    const receiver = await start('receiver');
+    const worker = await start('worker');
+
+    expect((await fetch(`${worker.url}/webhook`, { method: 'POST', body: body('w-1') })).status).toBe(404);
+    expect((await fetch(`${worker.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${worker.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${receiver.url}/cohorts`)).status).toBe(404);
+
+    expect((await fetch(`${receiver.url}/webhook`, { method: 'POST', body: body('r-1') })).status).toBe(200);
+    for (let i = 0; i < 200; i += 1) {
+      const cohorts = (await (await fetch(`${worker.url}/users/u1/cohorts`)).json()) as {
+        cohorts: unknown[];
+      };
+      if (cohorts.cohorts.length === 1) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('the worker never applied what the receiver accepted');
+  });
+
+  it('refuses ROLE=worker with the memory queue: nothing could reach it', () => {
+    expect(() => configFor({ ROLE: 'worker' })).toThrow(/ROLE=worker needs a queue other processes can fill/);
+  });
+});
+
+describe('parts: QUEUE=sqlite with STORE=sqlite', () => {
+  it('applies and removes the inbox row in one transaction when there are no sinks', async () => {
+    const parts = await createParts(configFor({ QUEUE: 'sqlite' }));
+    try {
+      await parts.queue.accept(cohortBatch({ users: [{ userId: 'once' }] }));
+      let rowsDuringApply = -1;
+      parts.queue.consume(async (batch) => {
+        await parts.store.applyBatch(batch);
+        rowsDuringApply = (await parts.queue.stats()).batches; // already gone: same transaction
+      });
+      expect(await parts.queue.drain(5000)).toBe(true);
+      expect(rowsDuringApply).toBe(0);
+    } finally {
+      await parts.close();
+    }
+  });
+
+  it('keeps the row until the handler resolves when sinks are configured (they are owed the changes)', async () => {
+    const parts = await createParts(configFor({ QUEUE: 'sqlite', SINKS: 'log' }));
+    try {
+      await parts.queue.accept(cohortBatch({ users: [{ userId: 'sunk' }] }));
+      let rowsDuringApply = -1;
+      parts.queue.consume(async (batch) => {
+        await parts.store.applyBatch(batch);
+        rowsDuringApply = (await parts.queue.stats()).batches;
+      });
+      expect(await parts.queue.drain(5000)).toBe(true);
+      expect(rowsDuringApply).toBe(1);
+    } finally {
+      await parts.close();
+    }
+  });
+});

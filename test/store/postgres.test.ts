@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { createPostgresStore } from '../../src/store/postgres.ts';
+import { schemaNameFor } from '../../src/store/postgres-schema.ts';
+import type { MembershipStore } from '../../src/store/store.ts';
+import { createWorker } from '../../src/worker.ts';
+import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
+import { databaseUrl, describeWithService, postgresConnection } from '../support/services.ts';
+import { allMembers, describeStoreContract } from './contract.ts';
+
+/** A Postgres that refuses connections: nothing listens on port 1. */
+const closedPortUrl = 'postgres://127.0.0.1:1/test';
+const randomPrefix = () => `test-store-${randomBytes(6).toString('hex')}`;
+
+await describeWithService('postgres', 'Postgres store', () => {
+  let admin: pg.Pool;
+  beforeAll(() => {
+    admin = new pg.Pool({ ...postgresConnection(), max: 2 });
+  });
+  afterAll(async () => {
+    await admin.end();
+  });
+  const dropSchema = async (keyPrefix: string) => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schemaNameFor(keyPrefix)}" CASCADE`);
+  };
+
+  describeStoreContract('postgres', async () => {
+    const keyPrefix = randomPrefix();
+    return {
+      store: createPostgresStore({ connectionString: databaseUrl, keyPrefix }),
+      cleanup: () => dropSchema(keyPrefix),
+    };
+  });
+
+  const opened: { store: MembershipStore; keyPrefix: string }[] = [];
+  const open = (keyPrefix = randomPrefix(), connectionString = databaseUrl) => {
+    const store = createPostgresStore({ connectionString, keyPrefix, connectTimeoutMs: 1000 });
+    opened.push({ store, keyPrefix });
+    return store;
+  };
+  afterEach(async () => {
+    for (const { store, keyPrefix } of opened.splice(0)) {
+      await store.close();
+      await dropSchema(keyPrefix);
+    }
+  });
+
+  it('creates its tables in the schema named after KEY_PREFIX, once, even when two processes start together', async () => {
+    const keyPrefix = randomPrefix();
+    const [first, second] = [open(keyPrefix), open(keyPrefix)];
+    await Promise.all([first.check(), second.check()]);
+    const { rows } = await admin.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [keyPrefix.replaceAll('-', '_')],
+    );
+    expect(rows.map((row) => row.table_name)).toEqual(['cohorts', 'memberships', 'schema_migrations']);
+    const { rows: versions } = await admin.query(
+      `SELECT version FROM "${schemaNameFor(keyPrefix)}".schema_migrations`,
+    );
+    expect(versions).toEqual([{ version: 1 }]);
+  });
+
+  it('refuses a KEY_PREFIX that cannot name a schema', () => {
+    expect(() => schemaNameFor(`a${'b'.repeat(63)}`)).toThrow(RangeError);
+    expect(schemaNameFor('cohort-receiver')).toBe('cohort_receiver');
+  });
+
+  it('applies a 10,000-user batch in one statement, listing each user once', async () => {
+    const store = open();
+    const users = Array.from({ length: 10_000 }, (_, i) => ({
+      userId: `user-${String(i).padStart(5, '0')}`,
+      properties: { plan: i % 2 ? 'pro' : 'free', quote: 'it\'s "quoted" {a,b} \\ NULL' },
+    }));
+    const changes = await store.applyBatch(cohortBatch({ users: [...users, ...users.slice(0, 10)] }));
+    expect(changes).toHaveLength(10_000);
+    expect((await store.listCohorts())[0]?.members).toBe(10_000);
+    expect((await store.listMembers('c1', { limit: 1 })).members).toEqual([
+      { userId: 'user-00000', since: 100, properties: users[0]?.properties },
+    ]);
+    expect((await allMembers(store, 'c1', 4000)).map((member) => member.userId)).toEqual(
+      users.map((user) => user.userId),
+    );
+  });
+
+  it('refuses an id holding U+0000, which Postgres text cannot store, and writes nothing', async () => {
+    const store = open();
+    await expect(store.applyBatch(cohortBatch({ users: usersOf('u1', 'nul\u0000inside') }))).rejects.toThrow(
+      /Postgres cannot store the NUL character/,
+    );
+    expect(await store.listCohorts()).toEqual([]);
+    const properties = { note: 'nul\u0000inside' };
+    await store.applyBatch(cohortBatch({ users: [{ userId: 'u1', properties }] }));
+    expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 100, properties }]);
+  });
+
+  it('fails applyBatch and check() with an error naming the server when Postgres is unreachable', async () => {
+    const store = open(randomPrefix(), closedPortUrl);
+    await expect(store.applyBatch(cohortBatch())).rejects.toThrow(
+      /Postgres store at postgres:\/\/127\.0\.0\.1:1\/test could not apply a batch: .*ECONNREFUSED/,
+    );
+    await expect(store.check()).rejects.toThrow(/could not answer SELECT 1: .*ECONNREFUSED/);
+    await expect(store.userCohorts('u1')).rejects.toThrow(/could not list the cohorts of a user/);
+  });
+
+  it('sets a batch aside as a dead letter after the attempts when Postgres is unreachable', async () => {
+    const deadLetters = createMemoryDeadLetters({ maxPerKind: 10 });
+    const metrics = createMetrics();
+    const applyFromQueue = createWorker({
+      store: open(randomPrefix(), closedPortUrl),
+      deadLetters,
+      metrics,
+      logger: pino({ level: 'silent' }),
+      maxAttempts: 3,
+      backoffMs: () => 1,
+    });
+    const batch = cohortBatch({ messageId: 'm-never-applied' });
+    await applyFromQueue(batch, { attempt: 1, acceptedAt: Date.now() });
+
+    const letters = await deadLetters.list({ kind: 'failed' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.messageId).toBe('m-never-applied');
+    expect(letters[0]?.reason).toMatch(
+      /Postgres store at .* could not apply a batch: .*ECONNREFUSED.*after 3 attempts/,
+    );
+    expect(JSON.parse(letters[0]?.body ?? '')).toEqual(batch);
+  });
+
+  it('keeps its state across dropped connections and across closing and reopening', async () => {
+    const keyPrefix = randomPrefix();
+    const store = open(keyPrefix);
+    await store.applyBatch(cohortBatch({ users: [{ userId: 'u1', properties: { plan: 'pro' } }] }));
+    await store.applyBatch(cohortBatch({ inCohort: false, computedTime: 200, users: usersOf('u2') }));
+
+    // The server ends every connection of the store (as a Postgres restart would); the pool opens new ones.
+    const { rows } = await admin.query<{ ended: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1',
+      [`${keyPrefix}:store`],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          store.check().then(
+            () => 'ready',
+            () => 'down',
+          ),
+        { timeout: 5000 },
+      )
+      .toBe('ready');
+    expect(await allMembers(store, 'c1')).toEqual([
+      { userId: 'u1', since: 100, properties: { plan: 'pro' } },
+    ]);
+
+    await store.close();
+    const reopened = open(keyPrefix);
+    expect(await reopened.listCohorts()).toEqual([
+      { cohortId: 'c1', cohortName: 'Cohort one', members: 1, updatedAt: 200 },
+    ]);
+    // The tombstone survived: an older add of u2 still loses.
+    expect(await reopened.applyBatch(cohortBatch({ computedTime: 150, users: usersOf('u2') }))).toEqual([]);
+  });
+
+  it('applies concurrent batches of one cohort one after another, counting each change once', async () => {
+    const keyPrefix = randomPrefix();
+    const [store, other] = [open(keyPrefix), open(keyPrefix)];
+    const batches = Array.from({ length: 20 }, (_, i) =>
+      cohortBatch({ inCohort: i % 3 !== 2, computedTime: 100 + i, users: usersOf('u1', 'u2', `u-${i}`) }),
+    );
+    const changes = (
+      await Promise.all(batches.map((batch, i) => (i % 2 ? store : other).applyBatch(batch)))
+    ).flat();
+    const members = await allMembers(store, 'c1', 100);
+    expect((await store.listCohorts())[0]?.members).toBe(members.length);
+    const entered = changes.filter((change) => change.kind === 'entered').length;
+    const left = changes.filter((change) => change.kind === 'left').length;
+    expect(entered - left).toBe(members.length);
+  });
+});
