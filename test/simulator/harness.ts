@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { defaultReadUrl, type SimulatorOptions } from '../../simulator/options.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startReceiver } from '../../src/server.ts';
+import { deleteKeysUnder } from '../queue/redis-test-keys.ts';
 import { createTempDir } from '../support/tmp.ts';
 
 let runs = 0;
@@ -100,6 +101,8 @@ export async function startOurReceiver(env: Record<string, string> = {}): Promis
     async close() {
       await receiver.shutdown();
       await dir.remove();
+      // The shared local Redis keeps nothing of a test run.
+      if (config.QUEUE === 'redis') await deleteKeysUnder(config.REDIS_URL, config.KEY_PREFIX);
     },
   };
 }
