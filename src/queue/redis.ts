@@ -86,6 +86,8 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
   let heartbeat: NodeJS.Timeout | undefined;
   /** Entries read or claimed by this consumer and not yet acknowledged. */
   const inHand = new Set<string>();
+  /** Set at every (re)connection: look at this consumer's own pending entries before new ones. */
+  let readOwnPendingFirst = true;
 
   const enqueueArgs = (batch: CohortBatch, format: StoredFormat, receivedAtMs: number, body: string) => [
     batch.users.length,
@@ -118,6 +120,10 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
         if (now() >= nextForgetAt) {
           nextForgetAt = now() + forgetConsumersIdleMs / 4;
           await forgetGoneConsumers(reader);
+        }
+        if (entries.length === 0 && readOwnPendingFirst) {
+          entries = await readOwnPending(reader);
+          if (entries.length === 0) readOwnPendingFirst = false;
         }
         if (entries.length === 0) entries = await readNew(reader);
         failing = false;
@@ -164,6 +170,28 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
       cursor: next,
       entries: claimed.map(([id, fields, deliveries]) => toEntry(id, fields, deliveries)),
     };
+  };
+
+  /**
+   * This consumer's own unacknowledged entries. An XREADGROUP that Redis answered just as the
+   * connection died leaves its entries pending for this consumer, and the repeated command reads
+   * only new ones (`>`): without this they would wait the claim idle time for XAUTOCLAIM.
+   */
+  const readOwnPending = async (reader: Redis): Promise<Entry[]> => {
+    const reply = (await reader.xreadgroup(
+      'GROUP',
+      keys.group,
+      consumer,
+      'COUNT',
+      readCount,
+      'STREAMS',
+      keys.stream,
+      '0',
+    )) as [string, [string, string[] | null][]][] | null;
+    // A deleted entry comes back with null fields: nothing left to deliver.
+    return (reply?.[0]?.[1] ?? [])
+      .filter((pair): pair is [string, string[]] => pair[1] !== null && !inHand.has(pair[0]))
+      .map(([id, fields]) => toEntry(id, fields, 2));
   };
 
   const readNew = async (reader: Redis): Promise<Entry[]> => {
@@ -288,6 +316,9 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
         commandTimeout: undefined,
       });
       blocking.on('error', () => {});
+      blocking.on('ready', () => {
+        readOwnPendingFirst = true;
+      });
       heartbeat = setInterval(keepClaimed, Math.max(50, claimIdleMs / 3));
       heartbeat.unref();
       loopRunning = true;

@@ -139,6 +139,6 @@ describeWithService(redisServerInstalled, 'Redis stopped and started under a run
       );
       return states.every((cohorts) => cohorts.includes('restart'));
     };
-    await eventually(applied, 'every accepted batch to be applied');
+    await eventually(applied, 'every accepted batch to be applied', 20_000);
   });
 });
