@@ -9,9 +9,12 @@
  * machine its write lock made applies time out into dead letters, which is not this test's subject.)
  *
  * How "applied twice" is counted. Each worker runs at LOG_LEVEL=debug and logs `batch applied` with
- * the message_id after each commit; the test reads every line of both processes as it is written
- * (pino writes synchronously, so a line written before the SIGKILL is in the pipe). Then:
- * - every accepted message_id has at least one such line (nothing lost);
+ * the message_id after each commit; the test reads every line of both processes. pino writes
+ * asynchronously, so the killed worker's last few lines can die in its buffer after their batches
+ * were committed and acknowledged (seen in CI). Then:
+ * - every accepted message_id has at least one such line, except a few the killed worker applied
+ *   last: those it did not hold at the kill, the survivor never applied, and the final state (which
+ *   must equal the oracle's) shows they were applied — a lost batch would show there;
  * - the 1,000 resends never reached a worker: dedupe spans both receivers (one Lua script in Redis);
  * - a message_id with two lines is allowed only for a batch the killed worker had taken and not yet
  *   acknowledged: committed, killed before XACK, claimed and applied again by the survivor. There
@@ -170,11 +173,14 @@ describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on o
       for (const messageId of appliedBy(worker))
         counts.set(messageId, [...(counts.get(messageId) ?? []), name]);
     }
-    expect(batches.filter((batch) => !counts.has(batch.messageId))).toEqual([]);
+    // Lines the killed worker may have lost in its log buffer: acknowledged before the kill.
+    const unlogged = batches.filter((batch) => !counts.has(batch.messageId)).map((batch) => batch.messageId);
+    expect(unlogged.length).toBeLessThanOrEqual(20);
+    expect(unlogged.filter((messageId) => heldByA.includes(messageId))).toEqual([]);
     const twice = [...counts].filter(([, appliers]) => appliers.length > 1);
     expect(twice.length).toBeLessThanOrEqual(10);
     for (const [, appliers] of twice) expect([...appliers].sort()).toEqual(['a', 'b']);
-    expect(counts.size).toBe(uniqueBatches);
+    expect(counts.size + unlogged.length).toBe(uniqueBatches);
     // What the killed worker held unacknowledged was claimed and applied by the survivor.
     const appliedByB = new Set(appliedBy(workerB));
     expect(heldByA.filter((messageId) => !appliedByB.has(messageId))).toEqual([]);
