@@ -1,7 +1,7 @@
 /** @module Composition root: the only place that reads process.env, prints to the console or exits. */
-import { pino } from 'pino';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { createLogger } from './logger.ts';
 import { startReceiver } from './server.ts';
 
 async function main() {
@@ -13,7 +13,7 @@ async function main() {
     console.error(error.message);
     process.exit(1);
   }
-  const logger = pino({
+  const logger = createLogger({
     level: config.LOG_LEVEL,
     redact: ['req.headers.authorization', 'req.headers.cookie', `req.headers["${config.AUTH_HEADER}"]`],
   });

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTempDir, type TempDir } from './support/tmp.ts';
+
+const run = promisify(execFile);
+let dir: TempDir;
+beforeEach(async () => {
+  dir = await createTempDir('logger');
+});
+afterEach(() => dir.remove());
+
+/** Logs `lines` lines through createLogger in a child process, into `path`, then ends as told. */
+async function logInChild(path: string, lines: number, end: 'exit at once' | 'let the loop drain') {
+  const script = `
+    import { openSync } from 'node:fs';
+    import { createLogger } from './src/logger.ts';
+    const logger = createLogger({}, openSync(${JSON.stringify(path)}, 'w'));
+    for (let i = 0; i < ${lines}; i++) logger.info({ i, user_id: 'ü-' + i + '-😀' }, 'membership change');
+    ${end === 'exit at once' ? 'process.exit(0);' : ''}`;
+  await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..'),
+  });
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('createLogger', () => {
+  it('writes every line whole and in order, multi-byte characters included, across 1 MiB writes', async () => {
+    const lines = 40_000; // ~4 MB: several writes, so lines straddle the chunk boundaries
+    const written = await logInChild(join(dir.path, 'out.log'), lines, 'let the loop drain');
+    expect(written.map((line) => line.i)).toEqual(Array.from({ length: lines }, (_, i) => i));
+    expect(written.at(-1)).toMatchObject({ user_id: `ü-${lines - 1}-😀`, msg: 'membership change' });
+  });
+
+  it('loses no pending line when the process exits at once', async () => {
+    // The lines are still in memory when process.exit runs: only the exit flush can write them.
+    const written = await logInChild(join(dir.path, 'exit.log'), 20_000, 'exit at once');
+    expect(written).toHaveLength(20_000);
+    expect(written.at(-1)).toMatchObject({ i: 19_999 });
+  });
+});
