@@ -9,6 +9,7 @@ import { createMemoryStore } from './store/memory.ts';
 import { createPostgresStore } from './store/postgres.ts';
 import { createRedisStore } from './store/redis.ts';
 import { createSqliteStore } from './store/sqlite.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './store/sqlite-checkpointer.ts';
 import { openSqliteDatabase } from './store/sqlite-database.ts';
 import type { MembershipStore } from './store/store.ts';
 
@@ -23,8 +24,15 @@ export interface Parts {
 export async function createParts(config: Config, logger?: Logger): Promise<Parts> {
   // Opened only by the modes that keep something in the file (a SQLite store, queue or dead letters).
   let db: Database | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   const sqlite = () => {
-    db ??= openSqliteDatabase(config.SQLITE_PATH);
+    if (db) return db;
+    db = openSqliteDatabase(config.SQLITE_PATH);
+    if (!db.memory) {
+      checkpointer = startWalCheckpointer(config.SQLITE_PATH, (reason) =>
+        logger?.warn({ reason }, 'background WAL checkpoints stopped; commits checkpoint on the event loop'),
+      );
+    }
     return db;
   };
   const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
@@ -44,6 +52,7 @@ export async function createParts(config: Config, logger?: Logger): Promise<Part
     async close() {
       await close();
       await baseStore.close();
+      await checkpointer?.close();
       db?.close();
     },
   };
