@@ -37,6 +37,27 @@ describe('createLogger', () => {
     expect(written.at(-1)).toMatchObject({ user_id: `ü-${lines - 1}-😀`, msg: 'membership change' });
   });
 
+  it('writes only whole lines to a pipe when the process exits while the reader lags', async () => {
+    // Lines in several event-loop turns, then process.exit: stdout is a pipe the parent drains
+    // at its own pace, so writes are partial. An exit flush racing an unfinished asynchronous
+    // write used to splice later lines into the middle of an earlier one.
+    const script = `
+      import { createLogger } from './src/logger.ts';
+      const logger = createLogger({});
+      for (let turn = 0; turn < 20; turn++) {
+        for (let i = 0; i < 5000; i++) logger.info({ n: turn * 5000 + i, pad: 'x'.repeat(100) }, 'line');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      process.exit(0);`;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..'),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const lines = stdout.split('\n').filter((line) => line !== '');
+    const numbers = lines.map((line) => (JSON.parse(line) as { n: number }).n);
+    expect(numbers).toEqual(Array.from({ length: 100_000 }, (_, n) => n));
+  });
+
   it('loses no pending line when the process exits at once', async () => {
     // The lines are still in memory when process.exit runs: only the exit flush can write them.
     const written = await logInChild(join(dir.path, 'exit.log'), 20_000, 'exit at once');
