@@ -9,7 +9,14 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import type { CohortBatch, CohortUser } from '../batch.ts';
 import { migrate, schemaNameFor } from './postgres-schema.ts';
-import { assertPageLimit, decodeMemberCursor, encodeMemberCursor, toPropertiesJson } from './register.ts';
+import {
+  assertPageLimit,
+  batchChange,
+  decodeMemberCursor,
+  encodeMemberCursor,
+  restatedChange,
+  toPropertiesJson,
+} from './register.ts';
 import type { CohortSummary, Member, MembershipChange, MembershipStore, UserCohort } from './store.ts';
 
 export interface PostgresStoreOptions {
@@ -346,35 +353,16 @@ function firstListings(users: CohortUser[]): CohortUser[] {
 
 /** The changes, in batch order: the effective ones, and with restate the state held for the rest. */
 function changesFrom(batch: CohortBatch, users: CohortUser[], rows: OutcomeRow[]): MembershipChange[] {
-  const { cohortId, cohortName, computedTime, messageId } = batch;
   return rows.map(([ord, outcome, heldIn, heldTime, heldMessageId, heldProperties]) => {
     // biome-ignore lint/style/noNonNullAssertion: ord is a 1-based position in `users`.
-    const { userId, properties } = users[Number(ord) - 1]!;
-    if (outcome === 'S') {
-      return {
-        cohortId,
-        cohortName,
-        userId,
-        kind: heldIn ? 'entered' : 'left',
-        computedTime: Number(heldTime),
-        messageId: heldMessageId as string,
-        ...(heldProperties === null
-          ? {}
-          : { properties: JSON.parse(heldProperties) as Record<string, unknown> }),
-        restated: true,
-      };
-    }
-    const kind = KIND_BY_OUTCOME[outcome];
-    return {
-      cohortId,
-      cohortName,
-      userId,
-      kind: kind ?? (batch.inCohort ? 'entered' : 'left'),
-      computedTime,
-      messageId,
-      ...(properties === undefined ? {} : { properties }),
-      ...(kind === undefined ? { restated: true as const } : {}),
-    };
+    const user = users[Number(ord) - 1]!;
+    if (outcome !== 'S') return batchChange(batch, user, KIND_BY_OUTCOME[outcome]);
+    return restatedChange(batch, user.userId, {
+      inCohort: heldIn === true,
+      computedTime: Number(heldTime),
+      messageId: heldMessageId as string,
+      propertiesJson: heldProperties ?? null,
+    });
   });
 }
 

@@ -11,7 +11,14 @@ import { listMembersScript } from './lua/list-members.ts';
 import type { RedisScript } from './lua/script.ts';
 import { userCohortsScript } from './lua/user-cohorts.ts';
 import { type StoreKeys, storeKeys } from './redis-keys.ts';
-import { assertPageLimit, decodeMemberCursor, encodeMemberCursor, toPropertiesJson } from './register.ts';
+import {
+  assertPageLimit,
+  batchChange,
+  decodeMemberCursor,
+  encodeMemberCursor,
+  restatedChange,
+  toPropertiesJson,
+} from './register.ts';
 import type { CohortSummary, Member, MembershipChange, MembershipStore, UserCohort } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -197,38 +204,26 @@ function changesFrom(
   [outcomes, ...stale]: ApplyResult,
   restate: boolean,
 ): MembershipChange[] {
-  const { cohortId, cohortName, computedTime, messageId, users } = batch;
   const changes: MembershipChange[] = [];
   let staleIndex = 0;
   for (let i = 0; i < outcomes.length; i++) {
     const outcome = outcomes.charAt(i);
     // biome-ignore lint/style/noNonNullAssertion: the script returns one character per user.
-    const { userId, properties } = users[i]!;
+    const user = batch.users[i]!;
     const kind = KIND_BY_OUTCOME[outcome];
     if (kind !== undefined || (restate && outcome === APPLY_OUTCOME.unchanged)) {
-      changes.push({
-        cohortId,
-        cohortName,
-        userId,
-        kind: kind ?? (batch.inCohort ? 'entered' : 'left'),
-        computedTime,
-        messageId,
-        ...(properties === undefined ? {} : { properties }),
-        ...(kind === undefined ? { restated: true as const } : {}),
-      });
+      changes.push(batchChange(batch, user, kind));
     } else if (restate && outcome === APPLY_OUTCOME.stale) {
       const [heldIn, heldTime, heldMessageId, heldProperties] = stale.slice(staleIndex, staleIndex + 4);
       staleIndex += 4;
-      changes.push({
-        cohortId,
-        cohortName,
-        userId,
-        kind: heldIn === '1' ? 'entered' : 'left',
-        computedTime: Number(heldTime),
-        messageId: heldMessageId as string,
-        ...(heldProperties ? { properties: JSON.parse(heldProperties) as Record<string, unknown> } : {}),
-        restated: true,
-      });
+      changes.push(
+        restatedChange(batch, user.userId, {
+          inCohort: heldIn === '1',
+          computedTime: Number(heldTime),
+          messageId: heldMessageId as string,
+          propertiesJson: heldProperties || null,
+        }),
+      );
     }
   }
   return changes;

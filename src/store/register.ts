@@ -3,7 +3,7 @@
  * functions: which write wins, what effective change it makes, how ids are ordered and how a member
  * cursor is spelled. Stores share them so they cannot disagree.
  */
-import type { CohortBatch } from '../batch.ts';
+import type { CohortBatch, CohortUser } from '../batch.ts';
 import type { ApplyOptions, MembershipChange } from './store.ts';
 
 /** Orders the writes to one register: by computedTime, then by messageId. */
@@ -88,11 +88,12 @@ export function decideBatch(
   storedRegister: (userId: string) => Register | undefined,
   options: ApplyOptions = {},
 ): BatchDecision {
-  const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
+  const { inCohort, computedTime, messageId } = batch;
   const decision: BatchDecision = { writes: [], changes: [], memberDelta: 0 };
   // Every listing after a user's first is the same message again: a no-op, and never restated twice.
   const decided = new Set<string>();
-  for (const { userId, properties } of batch.users) {
+  for (const user of batch.users) {
+    const { userId, properties } = user;
     if (decided.has(userId)) continue;
     decided.add(userId);
     const register: Register = {
@@ -104,28 +105,45 @@ export function decideBatch(
     const stored = storedRegister(userId);
     const outcome = resolveWrite(stored, register);
     if (outcome !== 'stale') decision.writes.push({ userId, register });
-    if (outcome === 'stale' || outcome === 'unchanged') {
+    if (outcome === 'stale') {
       // biome-ignore lint/style/noNonNullAssertion: only a stored register can make a write stale.
-      const held = outcome === 'stale' ? stored! : register;
-      if (options.restate) decision.changes.push(restatedChange(batch, userId, held));
+      if (options.restate) decision.changes.push(restatedChange(batch, userId, stored!));
+      continue;
+    }
+    if (outcome === 'unchanged') {
+      if (options.restate) decision.changes.push(batchChange(batch, user, undefined));
       continue;
     }
     if (outcome !== 'updated') decision.memberDelta += outcome === 'entered' ? 1 : -1;
-    decision.changes.push({
-      cohortId,
-      cohortName,
-      userId,
-      kind: outcome,
-      computedTime,
-      messageId,
-      ...(properties === undefined ? {} : { properties }),
-    });
+    decision.changes.push(batchChange(batch, user, outcome));
   }
   return decision;
 }
 
-/** The state `register` holds for `userId`, reported as a change although nothing changed. */
-function restatedChange(batch: CohortBatch, userId: string, register: Register): MembershipChange {
+/**
+ * The change the batch's own write made for `user`: `kind` when it was effective; `undefined` for a
+ * write that won without changing anything, restated as the batch's direction.
+ */
+export function batchChange(
+  batch: CohortBatch,
+  user: CohortUser,
+  kind: MembershipChange['kind'] | undefined,
+): MembershipChange {
+  const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
+  return {
+    cohortId,
+    cohortName,
+    userId: user.userId,
+    kind: kind ?? (inCohort ? 'entered' : 'left'),
+    computedTime,
+    messageId,
+    ...(user.properties === undefined ? {} : { properties: user.properties }),
+    ...(kind === undefined ? { restated: true as const } : {}),
+  };
+}
+
+/** The state `register` holds for `userId` (a newer message's), reported as a change although nothing changed. */
+export function restatedChange(batch: CohortBatch, userId: string, register: Register): MembershipChange {
   const { cohortId, cohortName } = batch;
   const { inCohort, computedTime, messageId, propertiesJson } = register;
   return {
