@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { readRenderedFixture } from '../fixtures/rendered-fixtures.ts';
 import { createHarness } from './app-harness.ts';
 
-// Bodies rendered by the real FreeMarker engine from Amplitude's input (shared/fixtures/rendered).
-const fixture = (name: string) =>
-  readFile(new URL(`../../../shared/fixtures/rendered/${name}`, import.meta.url), 'utf8');
+// Bodies rendered from templates/ by the real FreeMarker engine (test/fixtures/render-fixtures.ts).
+const fixture = readRenderedFixture;
 
 type Members = { members: { user_id: string; since: number; user_properties: unknown }[] };
 const members = async (harness: ReturnType<typeof createHarness>) =>
@@ -14,7 +13,7 @@ describe('rendered Amplitude fixtures', () => {
   it('applies the default shape add then remove: user-1002 leaves, the others keep their properties', async () => {
     const harness = createHarness();
     for (const name of ['with-properties.add.json', 'with-properties.remove.json']) {
-      expect((await harness.post(await fixture(name))).status, name).toBe(200);
+      expect((await harness.post(fixture(name))).status, name).toBe(200);
     }
     await harness.settle();
     expect(await members(harness)).toEqual([
@@ -33,14 +32,14 @@ describe('rendered Amplitude fixtures', () => {
 
   it('ends the same when the remove arrives before the add', async () => {
     const harness = createHarness();
-    for (const name of ['input.remove.json', 'input.add.json']) await harness.post(await fixture(name));
+    for (const name of ['input.remove.json', 'input.add.json']) await harness.post(fixture(name));
     await harness.settle();
     expect((await members(harness)).map((member) => member.user_id)).toEqual(['user-1001', 'user-1003']);
   });
 
   it('applies the user-ids-only shape with no properties', async () => {
     const harness = createHarness();
-    expect((await harness.post(await fixture('user-ids-only.add.json'))).status).toBe(200);
+    expect((await harness.post(fixture('user-ids-only.add.json'))).status).toBe(200);
     await harness.settle();
     expect(await members(harness)).toEqual(
       ['user-1001', 'user-1002', 'user-1003'].map((user_id) => ({
@@ -53,7 +52,7 @@ describe('rendered Amplitude fixtures', () => {
 
   it('applies the per-user flag list, and dedupes a resend of the same bytes', async () => {
     const harness = createHarness();
-    const body = await fixture('per-user-flags.add.json');
+    const body = fixture('per-user-flags.add.json');
     const first = (await (await harness.post(body)).json()) as { status: string; message_id: string };
     expect(first.status).toBe('accepted');
     expect(first.message_id).toMatch(/^sha256:[0-9a-f]{64}$/);

@@ -1,16 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/batch.ts';
 import { PayloadError, type PayloadIssue } from '../../src/errors.ts';
 import { createBatchParser, defaultPayloadLimits } from '../../src/payload/parse-batch.ts';
+import { readRenderedFixture as readFixture, renderedDirectory } from '../fixtures/rendered-fixtures.ts';
 
-// /work/main and /work/shared are siblings here and in CI, so this relative path holds in both.
-const fixturesDirectory = new URL('../../../shared/fixtures/rendered/', import.meta.url);
 const receivedAtMs = 1_700_000_000_987;
-
-function readFixture(name: string): string {
-  return readFileSync(new URL(name, fixturesDirectory), 'utf8');
-}
 
 function issuesOf(run: () => unknown): PayloadIssue[] {
   try {
@@ -56,7 +51,7 @@ const expectedByFixture: Record<string, CohortBatch> = {
   'per-user-flags.add.json': {
     ...idsOnly(addBatch),
     computedTime: 1_700_000_000,
-    messageId: 'sha256:64e3989cc2d3c2e6448653d15aebf0ac84c8076945d4c94e0c5ac9b86fca2da9',
+    messageId: 'sha256:6cf240de89ef036802f1b71eacaa2d3c35cab07e3429afb4c55c2e73ad2df972',
   },
 };
 
@@ -64,7 +59,7 @@ describe('rendered fixtures', () => {
   const parse = createBatchParser();
 
   it('has an expected batch for every fixture in the folder', () => {
-    expect(readdirSync(fixturesDirectory).sort()).toEqual(Object.keys(expectedByFixture).sort());
+    expect(readdirSync(renderedDirectory).sort()).toEqual(Object.keys(expectedByFixture).sort());
   });
 
   it.each(Object.entries(expectedByFixture))('normalises %s into the expected batch', (name, expected) => {

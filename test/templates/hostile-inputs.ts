@@ -1,5 +1,5 @@
 /**
- * @module Amplitude `input` objects (AMPLITUDE.md) built to break a template: characters JSON must
+ * @module Amplitude `input` objects (docs/amplitude.md) built to break a template: characters JSON must
  * escape, numbers a locale would group, booleans, nulls, many properties, many users, none at all.
  */
 
