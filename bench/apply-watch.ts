@@ -1,5 +1,5 @@
 /**
- * @module End to end: reads the receiver's Prometheus metrics (DESIGN.md section 3) during and
+ * @module End to end: reads the receiver's Prometheus metrics (docs/design.md) during and
  * after a run, to tell how long acknowledged users took to be applied and how fast the worker
  * applies them once it has a backlog.
  */

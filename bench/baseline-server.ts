@@ -1,5 +1,5 @@
 /**
- * @module The floor "B" of PERFORMANCE.md: a bare node:http server that reads the body,
+ * @module The floor "B" of docs/performance.md: a bare node:http server that reads the body,
  * `JSON.parse`s it and answers 200. Every JSON receiver stands on this; the bench reports the
  * target as ratios of it, measured in the same run, so machine drift cancels.
  *

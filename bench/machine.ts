@@ -24,7 +24,7 @@ export function describeMachine(): Machine {
 }
 
 /**
- * The CPU to pin servers to, or null. Pinning (PERFORMANCE.md's method) gives the server one core
+ * The CPU to pin servers to, or null. Pinning (the method of docs/performance.md) gives the server one core
  * and the load generator the other, so they do not steal from each other; it needs two CPUs and
  * taskset. `auto` pins when it can.
  */

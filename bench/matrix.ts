@@ -19,7 +19,7 @@ import { describeMachine, pinThisProcess, serverCpu } from './machine.ts';
 import { type BenchOptions, benchOptions } from './options.ts';
 import { createProgress } from './progress.ts';
 import { type BenchResult, formatBytes, formatCount, formatRatio } from './report.ts';
-import { runBench } from './run-bench.ts';
+import { BenchInterrupted, runBench } from './run-bench.ts';
 import { formatMs } from './verdict.ts';
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const out = values.out ?? 'bench/results/matrix.md';
 
-/** PERFORMANCE.md's anchors: many small bodies in flight, fewer large ones. */
+/** Connections by body size (docs/performance.md): many small bodies in flight, fewer large ones. */
 const connectionsFor = (users: number) => (users <= 100 ? 50 : users <= 1000 ? 10 : 4);
 
 interface Skipped {
@@ -54,6 +54,12 @@ const skipped: Skipped[] = [];
 const results: { section: string; result: BenchResult }[] = [];
 const started = new Date();
 const machine = describeMachine();
+// Ctrl-C stops the current combination's servers and removes its storage before exiting.
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  progress.log("SIGINT: stopping the servers and removing the run's storage…");
+  interrupt.abort();
+});
 
 async function attempt(what: string, overrides: Partial<BenchOptions>): Promise<BenchResult | null> {
   progress.log(`▸ ${what}`);
@@ -65,11 +71,17 @@ async function attempt(what: string, overrides: Partial<BenchOptions>): Promise<
         command: 'npm run bench:matrix',
         environment: process.env,
         serverCpu: cpu,
+        signal: interrupt.signal,
       },
     );
     results.push({ section: what, result });
     return result;
   } catch (error) {
+    if (error instanceof BenchInterrupted) {
+      progress.done();
+      console.error(error.message);
+      process.exit(130);
+    }
     const reason = startFailure((error as Error).message);
     progress.log(`  skipped: ${reason}`);
     skipped.push({ what, reason });

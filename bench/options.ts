@@ -1,9 +1,9 @@
 /** @module The bench's command line: every option, its default, and the checks that name a bad value. */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { type PayloadShape, payloadShapeList, payloadShapeNamed } from '../simulator/payload-shapes.ts';
 
-export const payloadShapes = ['default', 'user-ids', 'flags'] as const;
-export type PayloadShape = (typeof payloadShapes)[number];
+export type { PayloadShape };
 
 export const loadModes = ['saturate', 'paced', 'both'] as const;
 export type LoadMode = (typeof loadModes)[number];
@@ -84,7 +84,17 @@ const optionsSchema = z.object({
   role: z.enum(['all', 'receiver']).default('all'),
   users: integer(1).default(1000),
   properties: integer(0, 50).default(3),
-  shape: z.enum(payloadShapes).default('default'),
+  shape: z
+    .string()
+    .default('default')
+    .transform((name, context) => {
+      const shape = payloadShapeNamed(name);
+      if (shape === undefined) {
+        context.addIssue({ code: 'custom', message: `expected one of ${payloadShapeList}, got '${name}'` });
+        return z.NEVER;
+      }
+      return shape;
+    }),
   removeRatio: number(0, 1).default(0.2),
   cohorts: integer(1).default(4),
   duplicateRate: number(0, 0.9).default(0),
@@ -274,7 +284,7 @@ Target
 Traffic
   --users N              users per body (default 1000)
   --properties N         user_properties per user, 0-50 (default 3)
-  --shape S              default | user-ids | flags (default default)
+  --shape S              ${payloadShapeList} (default default)
   --remove-ratio F       share of remove batches (default 0.2)
   --cohorts N            cohorts the batches spread over (default 4)
   --duplicate-rate F     share of resent message_ids (default 0)

@@ -9,7 +9,7 @@ import type { PayloadShape } from './options.ts';
 export interface GeneratorOptions {
   /** Users per body. */
   users: number;
-  /** user_properties per user (ignored by the user-ids and flags shapes, which carry none). */
+  /** user_properties per user (ignored by the user-ids-only and per-user-flags shapes, which carry none). */
   properties: number;
   shape: PayloadShape;
   /** Share of bodies that remove users (in_cohort false). */
@@ -140,7 +140,7 @@ function buildTemplate(index: number, options: GeneratorOptions, runId: string):
   const cohortId = `bench-${cohort}`;
   const cohortName = `Bench cohort ${cohort}`;
   const firstUser = index * options.users;
-  if (options.shape === 'flags')
+  if (options.shape === 'per-user-flags')
     return buildFlagsTemplate(options.users, firstUser, cohortId, cohortName, runId);
 
   const properties = options.shape === 'default' ? options.properties : 0;

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type ApplyMeasurement, measureApply, scrape, waitForDrain, watchMetrics } from './apply-watch.ts';
 import type { BareApplyPlan, BareApplyResult } from './bare-apply.ts';
-import { removeRedisKeys } from './cleanup.ts';
+import { dropPostgresSchema, postgresSchemaExists, removeRedisKeys } from './cleanup.ts';
 import { describeMachine, serverCpu } from './machine.ts';
 import type { Endpoint, LoadPlan, Measurement } from './measurement.ts';
 import type { BenchOptions } from './options.ts';
@@ -41,6 +41,26 @@ export interface BenchContext {
    * this process sees one CPU fewer). Decided from `options.pin` when absent.
    */
   serverCpu?: number | null;
+  /**
+   * Aborted on Ctrl-C: the run stops its servers, removes what it stored and rejects with
+   * BenchInterrupted.
+   */
+  signal?: AbortSignal;
+}
+
+/** The run was aborted through `context.signal`; its servers are stopped and its storage removed. */
+export class BenchInterrupted extends Error {
+  override name = 'BenchInterrupted';
+  constructor() {
+    super("interrupted: the run's servers are stopped and its Redis keys and Postgres schema removed");
+  }
+}
+
+/** Shared storage a receiver (or the bare loop) of this run writes under its KEY_PREFIX. */
+interface StorageClaim {
+  env: Record<string, string>;
+  /** The Postgres schema did not exist before the run, so the run drops it at the end. */
+  ownsSchema: boolean;
 }
 
 /** The target as the run sees it: where to post, where its metrics are (if it has a queue to watch). */
@@ -71,7 +91,9 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
   const cpu = context.serverCpu === undefined ? serverCpu(options.pin) : context.serverCpu;
   const workDir = await mkdtemp(join(tmpdir(), 'cohort-bench-'));
   const notes: string[] = [];
+  const signal = context.signal;
   let target: Target | undefined;
+  let targetClaim: StorageClaim | null = null;
   let baseline: ServerProcess | null = null;
   try {
     const generateStarted = performance.now();
@@ -81,7 +103,9 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
         `in ${Math.round(performance.now() - generateStarted)} ms`,
     );
     const bodyStats = { ...generator.stats };
-    target = await startTarget(options, workDir, cpu, context.environment ?? {});
+    const targetEnv = options.url ? null : receiverEnv(options, workDir, context.environment ?? {});
+    if (targetEnv) targetClaim = await claimStorage(targetEnv, options.env.KEY_PREFIX !== undefined, notes);
+    target = await startTarget(options, targetEnv, workDir, cpu, signal);
     if (options.baseline) {
       baseline = await spawnServer({
         name: 'baseline',
@@ -89,6 +113,7 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
         env: {},
         workDir,
         cpu: cpu ?? undefined,
+        signal,
       });
     }
     if (target.info.kind === 'built-in' && options.role === 'receiver' && options.e2e) {
@@ -110,15 +135,18 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
               : { url: `${baseline?.url}/webhook`, headers: options.headers };
           const metricsUrl = server === 'target' ? target.metricsUrl : null;
           const base = runs.length / totalRuns;
-          const record = await measureOneRun({
-            mode,
-            endpoint,
-            metricsUrl,
-            options,
-            nextBody: () => generator.next(),
-            onStage: (stage, fraction = 0) =>
-              progress.update(base + fraction / totalRuns, stage ? `${label} (${stage})` : label),
-          });
+          const record = await unlessAborted(
+            measureOneRun({
+              mode,
+              endpoint,
+              metricsUrl,
+              options,
+              nextBody: () => generator.next(),
+              onStage: (stage, fraction = 0) =>
+                progress.update(base + fraction / totalRuns, stage ? `${label} (${stage})` : label),
+            }),
+            signal,
+          );
           if (record.apply && !record.apply.drained) {
             notes.push(`${label}: the queue did not drain within ${options.drainTimeout} s`);
           }
@@ -130,13 +158,13 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
     progress.update(1, 'done');
     await target.process?.stop();
     await baseline?.stop();
-    await cleanUp(target.env, notes);
+    await cleanUp(targetClaim, notes);
 
     const summaries = modes.map((mode) => summarizeMode(mode, mode === 'paced' ? options.rate : null, runs));
     let bareApply: BenchResult['bareApply'] = null;
     if (options.e2e && target.env && options.role === 'all') {
       progress.log('running the bare apply loop on the same store…');
-      const bare = await runBareApplyProcess(options, target.env, runs, workDir, cpu, notes);
+      const bare = await runBareApplyProcess(options, target.env, runs, workDir, cpu, notes, signal);
       const drained = summaries.flatMap((s) =>
         s.apply?.drainUsersPerSecond ? [s.apply.drainUsersPerSecond] : [],
       );
@@ -192,11 +220,15 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
     await rm(workDir, { recursive: true, force: true });
     return result;
   } catch (error) {
-    // Keep the servers' logs: they say why.
-    (error as Error).message += `\n(server logs kept in ${workDir})`;
     await target?.process?.stop(5000);
     await baseline?.stop(5000);
-    await cleanUp(target?.env ?? null, []);
+    await cleanUp(targetClaim, []);
+    if (signal?.aborted) {
+      await rm(workDir, { recursive: true, force: true });
+      throw new BenchInterrupted();
+    }
+    // Keep the servers' logs: they say why.
+    (error as Error).message += `\n(server logs kept in ${workDir})`;
     throw error;
   } finally {
     progress.done();
@@ -250,18 +282,31 @@ async function measureOneRun(run: OneRun): Promise<{ measurement: Measurement; a
   };
 }
 
+/** Resolves with `work`, or rejects as soon as `signal` aborts (the work is left to the exit). */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
+/** `env` (a built-in receiver's) when it names no receiver to start: `--url` was given. */
 async function startTarget(
   options: BenchOptions,
+  env: Record<string, string> | null,
   workDir: string,
   cpu: number | null,
-  environment: Record<string, string | undefined>,
+  signal: AbortSignal | undefined,
 ): Promise<Target> {
-  if (options.url) {
-    const url = new URL(options.url);
+  if (options.url || !env) {
+    const url = new URL(options.url ?? '');
     const metricsUrl = options.e2e ? (options.metricsUrl ?? `${url.origin}/metrics`) : null;
     if (metricsUrl) await scrape(metricsUrl, options.headers);
     return {
-      endpoint: { url: options.url, headers: options.headers },
+      endpoint: { url: url.href, headers: options.headers },
       metricsUrl,
       info: {
         kind: 'url',
@@ -274,13 +319,13 @@ async function startTarget(
       env: null,
     };
   }
-  const env = receiverEnv(options, workDir, environment);
   const receiver = await spawnServer({
     name: 'receiver',
     script: 'src/main.ts',
     env,
     workDir,
     cpu: cpu ?? undefined,
+    signal,
     nodeArgs: [
       // A receiver-only process holds every accepted batch for the whole run.
       ...(options.role === 'receiver' ? ['--max-old-space-size=12288'] : []),
@@ -342,6 +387,7 @@ async function runBareApplyProcess(
   workDir: string,
   cpu: number | null,
   notes: string[],
+  signal: AbortSignal | undefined,
 ): Promise<BareApplyResult> {
   const accepted = runs.reduce((sum, run) => sum + (run.apply?.acceptedUsers ?? 0), 0);
   const plan: BareApplyPlan = {
@@ -359,25 +405,69 @@ async function runBareApplyProcess(
     string,
     ...string[],
   ];
+  const claim = await claimStorage(env, false, notes);
   try {
     const { stdout } = await execFileAsync(command, [...args, JSON.stringify(plan)], {
       cwd: repositoryRoot,
       env,
       maxBuffer: 1024 * 1024,
+      ...(signal ? { signal } : {}),
     });
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as BareApplyResult;
   } finally {
-    await cleanUp(env, notes);
+    await cleanUp(claim, notes);
   }
 }
 
-/** Removes the run's Redis keys when the receiver (or the bare loop) used Redis. */
-async function cleanUp(env: Record<string, string> | null, notes: string[]) {
-  if (!env || (env.QUEUE !== 'redis' && env.STORE !== 'redis')) return;
+/** Where the receiver with `env` finds Postgres (its configuration's default when unset). */
+const databaseUrlOf = (env: Record<string, string>) =>
+  env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
+
+/**
+ * Notes whether the run will own the Postgres schema its KEY_PREFIX names: only one that did not
+ * exist before is dropped at the end, so `--env KEY_PREFIX=` naming a live schema never loses it.
+ * A prefix the bench made up is fresh even when Postgres cannot be asked yet.
+ */
+async function claimStorage(
+  env: Record<string, string>,
+  prefixGiven: boolean,
+  notes: string[],
+): Promise<StorageClaim> {
+  if (env.STORE !== 'postgres') return { env, ownsSchema: false };
   const prefix = env.KEY_PREFIX ?? '';
   try {
-    await removeRedisKeys(env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix);
+    const existed = await postgresSchemaExists(databaseUrlOf(env), prefix);
+    if (existed) notes.push(`the Postgres schema of KEY_PREFIX ${prefix} existed before the run: kept`);
+    return { env, ownsSchema: !existed };
   } catch (error) {
-    notes.push(`could not remove the run's Redis keys (${prefix}:*): ${(error as Error).message}`);
+    if (prefixGiven) {
+      notes.push(
+        `could not check the Postgres schema of KEY_PREFIX ${prefix} before the run, so it is kept: ${(error as Error).message}`,
+      );
+    }
+    return { env, ownsSchema: !prefixGiven };
+  }
+}
+
+/** Removes the run's Redis keys, and the Postgres schema when the run created it. */
+async function cleanUp(claim: StorageClaim | null, notes: string[]) {
+  if (!claim) return;
+  const { env } = claim;
+  const prefix = env.KEY_PREFIX ?? '';
+  if (env.QUEUE === 'redis' || env.STORE === 'redis') {
+    try {
+      await removeRedisKeys(env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix);
+    } catch (error) {
+      notes.push(`could not remove the run's Redis keys (${prefix}:*): ${(error as Error).message}`);
+    }
+  }
+  if (claim.ownsSchema) {
+    try {
+      await dropPostgresSchema(databaseUrlOf(env), prefix);
+    } catch (error) {
+      notes.push(
+        `could not drop the run's Postgres schema (KEY_PREFIX ${prefix}): ${(error as Error).message}`,
+      );
+    }
   }
 }

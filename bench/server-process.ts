@@ -36,6 +36,8 @@ export interface SpawnOptions {
   readyPath?: string;
   /** @default 60 s */
   startTimeoutMs?: number;
+  /** Aborting it while the server starts stops the child and rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Picks a free port on 127.0.0.1 (the child then binds it; the race is harmless here). */
@@ -85,6 +87,10 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
   });
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   while (exitCode === 'running') {
+    if (options.signal?.aborted) {
+      await stopChild(child, exited, 1000);
+      throw options.signal.reason;
+    }
     if (await answers(`${url}${options.readyPath ?? '/healthz'}`)) {
       return { url, pid: child.pid ?? -1, logPath, stop: (graceMs) => stopChild(child, exited, graceMs) };
     }

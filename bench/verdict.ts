@@ -1,6 +1,6 @@
 /**
  * @module PASS or FAIL against Amplitude's window: the destination must answer 200 within 1-2 s,
- * and a timeout or an error means a retry (AMPLITUDE.md). The budget is configurable.
+ * and a timeout or an error means a retry (docs/amplitude.md). The budget is configurable.
  */
 
 export interface Budget {

@@ -1,9 +1,9 @@
 /** @module The simulator's options: defaults, command-line parsing (node:util parseArgs) and checks. */
 import { parseArgs } from 'node:util';
+import { type PayloadShape, payloadShapeList, payloadShapeNamed } from './payload-shapes.ts';
 
-export const shapes = ['default', 'user-ids-only', 'per-user-flags'] as const;
 /** The body shape sent, one per shipped template (see templates/ and the README). */
-export type Shape = (typeof shapes)[number];
+export type Shape = PayloadShape;
 
 export interface SimulatorOptions {
   /** The webhook URL to POST to, e.g. `http://127.0.0.1:8080/webhook`. */
@@ -75,7 +75,7 @@ state. Exit code: 0 no difference, 1 differences or undelivered messages, 2 usag
   --url URL               webhook URL to POST to (required)
   --header 'Name: value'  header for every request (repeatable), e.g. 'Authorization: Bearer …'
   --read-url URL          read API base (default: the webhook URL's origin, and its ?token=)
-  --shape NAME            default | user-ids-only | per-user-flags (default: default)
+  --shape NAME            ${payloadShapeList} (default: default)
   --cohorts N             cohorts (default: 3)
   --users N               users who may be in each cohort (default: 2000)
   --steps N               syncs after the initial one (default: 10)
@@ -139,7 +139,7 @@ export function parseSimulatorArgs(
   if (values.help) return { kind: 'help' };
   if (values.url === undefined) throw new UsageError('Expected `--url`, the webhook URL to send to');
   const url = httpUrl('--url', values.url);
-  const shape = oneOf('--shape', values.shape ?? 'default', shapes);
+  const shape = payloadShape(values.shape ?? 'default');
   const steps = integer('--steps', values.steps, 10, 0, 10_000);
   const options: SimulatorOptions = {
     url: url.href,
@@ -245,11 +245,12 @@ function probability(name: string, text: string | undefined, fallback: number): 
   return value;
 }
 
-function oneOf<T extends string>(name: string, text: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(text)) {
-    throw new UsageError(`Expected \`${name}\` to be one of ${allowed.join(', ')}, got \`${text}\``);
+function payloadShape(text: string): Shape {
+  const shape = payloadShapeNamed(text);
+  if (shape === undefined) {
+    throw new UsageError(`Expected \`--shape\` to be one of ${payloadShapeList}, got \`${text}\``);
   }
-  return text as T;
+  return shape;
 }
 
 /** Letters, digits and `-` only: it goes into cohort ids, where the flag list forbids `_`. */

@@ -1,7 +1,8 @@
 /**
- * @module Reads an endpoint's membership back through the read API of DESIGN.md section 3:
+ * @module Reads an endpoint's membership back through the read API (docs/design.md):
  * `GET /cohorts/:cohort_id/members?limit=&cursor=`, following `next_cursor` to the end.
  */
+import { redactToken } from './redact.ts';
 
 /** A member as the endpoint lists it; fields are kept as sent, for the comparison to judge. */
 export interface ListedMember {
@@ -16,9 +17,16 @@ export interface ListedCohort {
   listedTwice: string[];
 }
 
-/** The read API answered something other than a members page. */
+/** The read API answered something other than a members page, or nothing at all. */
 export class ReadBackError extends Error {
   override name = 'ReadBackError';
+  constructor(
+    message: string,
+    /** What to change so the read can work, when the failure says it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface ReadBackOptions {
@@ -33,7 +41,11 @@ const pageLimit = 1000;
 /** A cursor that never ends would loop for ever; no simulated cohort needs this many pages. */
 const maxPages = 100_000;
 
-/** Every member of one cohort. A 404 counts as an empty cohort (an endpoint may not know it yet). */
+/**
+ * Every member of one cohort. Any answer but 200 means the membership cannot be read (no read API
+ * there, a refused token), never an empty cohort: counting it as one would report every message
+ * as dropped.
+ */
 export async function readCohortMembers(cohortId: string, options: ReadBackOptions): Promise<ListedCohort> {
   const fetch = options.fetch ?? globalThis.fetch;
   const members = new Map<string, ListedMember>();
@@ -41,14 +53,25 @@ export async function readCohortMembers(cohortId: string, options: ReadBackOptio
   let cursor: string | null = null;
   for (let page = 0; page < maxPages; page++) {
     const url = membersUrl(options.readUrl, cohortId, cursor);
-    const response = await fetch(url, {
-      headers: { accept: 'application/json', ...options.headers },
-      signal: AbortSignal.timeout(Math.max(options.timeoutMs, 10_000)),
-    });
-    const text = await response.text();
-    if (response.status === 404 && page === 0) return { members, listedTwice };
-    if (!response.ok) {
-      throw new ReadBackError(`GET ${redactToken(url)} answered ${response.status}: ${text.slice(0, 300)}`);
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        headers: { accept: 'application/json', ...options.headers },
+        signal: AbortSignal.timeout(Math.max(options.timeoutMs, 10_000)),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new ReadBackError(
+        `GET ${redactToken(url)} failed: ${networkErrorDetail(error)}`,
+        "nothing answered there: check --read-url (default: the webhook URL's origin)",
+      );
+    }
+    if (response.status !== 200) {
+      throw new ReadBackError(
+        `GET ${redactToken(url)} answered ${response.status}: ${text.slice(0, 300)}`,
+        hintFor(response.status),
+      );
     }
     const body = parsePage(text, url);
     for (const member of body.members) {
@@ -61,6 +84,21 @@ export async function readCohortMembers(cohortId: string, options: ReadBackOptio
     cursor = body.nextCursor;
   }
   throw new ReadBackError(`cohort ${cohortId}: still paging after ${maxPages} pages`);
+}
+
+function hintFor(status: number): string | undefined {
+  if (status === 404) {
+    return 'point --read-url at a process that serves the read API (ROLE=all or ROLE=worker); a ROLE=receiver process has none';
+  }
+  if (status === 401 || status === 403) {
+    return "the read API refused the credentials: give its token as --read-url '…?token=' or with --header";
+  }
+  return undefined;
+}
+
+function networkErrorDetail(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
 /** `<base path>/cohorts/<id>/members?<base query>&limit=1000[&cursor=…]` */
@@ -93,11 +131,4 @@ function parsePage(text: string, url: string): { members: ListedMember[]; nextCu
     return { userId: member.user_id, since: member.since, properties: member.user_properties };
   });
   return { members, nextCursor: page.next_cursor };
-}
-
-/** The read URL may carry the shared secret as `?token=`: never print it. */
-export function redactToken(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.searchParams.has('token')) parsed.searchParams.set('token', '…');
-  return parsed.href;
 }

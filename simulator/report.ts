@@ -4,7 +4,7 @@ import { differenceKinds } from './compare.ts';
 import type { DeliveryLog } from './deliver.ts';
 import { type Cause, causes, type DiagnosedDifference } from './diagnose.ts';
 import type { PlannedMessage } from './plan.ts';
-import { redactToken } from './read-back.ts';
+import { redactToken } from './redact.ts';
 import type { SimulationResult } from './simulate.ts';
 
 export interface LatencySummary {
@@ -117,6 +117,7 @@ export function formatReport(result: SimulationResult): string {
       ? `Read-back from ${redactToken(options.readUrl)}: ${readBack.reads} ${readBack.reads === 1 ? 'read' : 'reads'} over ${(readBack.waitedMs / 1000).toFixed(1)} s${readBack.converged ? '' : ' (the state stopped changing, or time ran out)'}`
       : `Read-back from ${redactToken(options.readUrl)} failed: ${readBack.error}`,
   ];
+  if (readBack.hint !== undefined) lines.push(`  hint: ${readBack.hint}`);
   if (result.warnings.length > 0)
     lines.push('', 'Warnings', ...result.warnings.map((warning) => `  ${warning}`));
   lines.push(...differenceLines(result));
@@ -202,7 +203,7 @@ function verdictLine(result: SimulationResult): string {
 
 /** The result for `--json`: header values and a `?token=` are secrets, so they are masked. */
 export function redactedResult(result: SimulationResult): SimulationResult {
-  const headers = Object.fromEntries(Object.keys(result.options.headers).map((name) => [name, '…']));
+  const headers = Object.fromEntries(Object.keys(result.options.headers).map((name) => [name, '***']));
   return {
     ...result,
     options: {

@@ -10,7 +10,8 @@ import { type DiagnosedDifference, diagnose, type LostMessage } from './diagnose
 import { expectedMembership, registerHistory } from './expected.ts';
 import type { SimulatorOptions } from './options.ts';
 import { createPlan, type Plan } from './plan.ts';
-import { type ListedCohort, readCohortMembers } from './read-back.ts';
+import { type ListedCohort, ReadBackError, readCohortMembers } from './read-back.ts';
+import { redactToken } from './redact.ts';
 import { type DeliverySummary, summarizeDelivery } from './report.ts';
 import { scheduleDeliveries } from './schedule.ts';
 import { findRepeatedBodies, renderBody } from './shapes.ts';
@@ -23,6 +24,8 @@ export interface ReadBackSummary {
   converged: boolean;
   /** Why reading failed; then nothing was verified. */
   error?: string;
+  /** What to change so reading can work (e.g. a --read-url to a process without a read API). */
+  hint?: string;
 }
 
 export interface SimulationResult {
@@ -60,7 +63,7 @@ export async function runSimulation(
   });
   const warnings = planWarnings(options, plan, bodies);
 
-  progress(`sending ${plan.messages.length} messages to ${options.url} …`);
+  progress(`sending ${plan.messages.length} messages to ${redactToken(options.url)} …`);
   const log = await deliverAll(segments, bodies, options, deps);
   const delivery = summarizeDelivery(plan.messages, log);
 
@@ -140,12 +143,13 @@ async function readUntilSettled(
     try {
       for (const cohortId of cohortIds) listed.set(cohortId, await readCohortMembers(cohortId, readOptions));
     } catch (error) {
-      const summary = {
+      const summary: ReadBackSummary = {
         reads,
         waitedMs: deps.now() - started,
         converged: false,
         error: (error as Error).message,
       };
+      if (error instanceof ReadBackError && error.hint !== undefined) summary.hint = error.hint;
       return { summary, differences: [] };
     }
     const differences = compare(listed);

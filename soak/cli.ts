@@ -4,18 +4,22 @@
  * and exited cleanly; 1 otherwise; 2 for a bad option.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseSoakOptions, SoakUsageError, soakUsage } from './options.ts';
+import { parseSoakArgs, SoakUsageError, soakUsage } from './options.ts';
 import { formatSoakReport, isComplete } from './report.ts';
 import { runSoak } from './run-soak.ts';
 
 async function main(): Promise<number> {
-  let options: ReturnType<typeof parseSoakOptions>;
+  let options: ReturnType<typeof parseSoakArgs>;
   try {
-    options = parseSoakOptions(process.argv.slice(2));
+    options = parseSoakArgs(process.argv.slice(2));
   } catch (error) {
-    if (!(error instanceof SoakUsageError) && !(error instanceof TypeError)) throw error;
-    console.error(`${(error as Error).message}\n\n${soakUsage}`);
+    if (!(error instanceof SoakUsageError)) throw error;
+    console.error(`${error.message}\n\n${soakUsage}`);
     return 2;
+  }
+  if (options === 'help') {
+    console.log(soakUsage);
+    return 0;
   }
   console.log(
     `soak: ${options.durationSeconds} s at ${options.rate} req/s, ${options.users} users a body; a sample every ${options.sampleSeconds} s`,

@@ -29,7 +29,11 @@ export class SoakUsageError extends Error {
   override name = 'SoakUsageError';
 }
 
-export const soakUsage = `npm run soak -- [options]
+export const soakUsage = `Usage: npm run soak -- [options]
+
+Starts the receiver, holds a steady paced load on it, samples its memory, event-loop delay and
+ack latency, then stops it and reports the trends. Exit code: 0 the receiver stayed up, drained
+and exited cleanly; 1 otherwise; 2 a bad option.
 
   --minutes N          steady load for N minutes (default 10)
   --seconds N          or for N seconds (the CI version runs 20)
@@ -42,11 +46,33 @@ export const soakUsage = `npm run soak -- [options]
   --sample-seconds N   seconds between samples (default 10; 2 for runs under a minute)
   --env KEY=VALUE      extra receiver environment, repeatable (default SINKS=none)
   --json FILE          also write the report as JSON
-  --seed N             payload generator seed (default 1)`;
+  --seed N             payload generator seed (default 1)
+  -h, --help           this text`;
 
-/** Parses `argv` (without node and the script). @throws SoakUsageError naming the bad option. */
+/**
+ * Parses `argv` (without node and the script); `'help'` when `--help` was asked for.
+ * @throws SoakUsageError naming the bad option.
+ */
+export function parseSoakArgs(argv: string[]): SoakOptions | 'help' {
+  let values: ReturnType<typeof readArguments>;
+  try {
+    values = readArguments(argv);
+  } catch (error) {
+    // parseArgs words its errors well ("Unknown option '--x'"); keep them, as a usage error.
+    throw new SoakUsageError((error as Error).message);
+  }
+  return values.help ? 'help' : toOptions(values);
+}
+
+/** The options `argv` asks for; `--help` is a usage error here. @throws SoakUsageError */
 export function parseSoakOptions(argv: string[]): SoakOptions {
-  const { values } = parseArgs({
+  const parsed = parseSoakArgs(argv);
+  if (parsed === 'help') throw new SoakUsageError('Expected options, got --help');
+  return parsed;
+}
+
+function readArguments(argv: string[]) {
+  return parseArgs({
     args: argv,
     strict: true,
     options: {
@@ -62,8 +88,12 @@ export function parseSoakOptions(argv: string[]): SoakOptions {
       env: { type: 'string', multiple: true, default: [] },
       json: { type: 'string' },
       seed: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
     },
-  });
+  }).values;
+}
+
+function toOptions(values: ReturnType<typeof readArguments>): SoakOptions {
   const number = (name: string, text: string, check: (value: number) => boolean, expectation: string) => {
     const value = Number(text);
     if (text.trim() === '' || !check(value)) {

@@ -43,6 +43,14 @@ describe('bench options', () => {
     expect(() => parse(['--header', 'no colon'])).toThrow("expected 'Name: value'");
   });
 
+  it.each([
+    ['with-properties', 'default'],
+    ['user-ids', 'user-ids-only'],
+    ['flags', 'per-user-flags'],
+  ])('takes the alias --shape %s for %s', (alias, shape) => {
+    expect(parse(['--shape', alias]).shape).toBe(shape);
+  });
+
   it('reads --rate alone as a paced run', () => {
     expect(parse(['--rate', '150'])).toMatchObject({ mode: 'paced', rate: 150 });
     expect(parse(['--rate', '150', '--mode', 'both']).mode).toBe('both');

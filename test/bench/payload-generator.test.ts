@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createPayloadGenerator, type GeneratorOptions } from '../../bench/payload-generator.ts';
+import { payloadShapes } from '../../simulator/payload-shapes.ts';
 import { createBatchParser } from '../../src/payload/parse-batch.ts';
 
 const parse = createBatchParser();
@@ -26,7 +27,7 @@ function parseBody(body: Buffer) {
 }
 
 describe('payload generator', () => {
-  it.each(['default', 'user-ids', 'flags'] as const)(
+  it.each(payloadShapes)(
     'makes %s-shape bodies that the receiver own parser accepts, with every user',
     (shape) => {
       const generator = generatorWith({ shape, users: 50 });
@@ -41,13 +42,13 @@ describe('payload generator', () => {
     },
   );
 
-  it('carries the asked number of user properties, from 0 to 50, and none in the user-ids shape', () => {
+  it('carries the asked number of user properties, from 0 to 50, and none in the user-ids-only shape', () => {
     for (const properties of [0, 1, 3, 50]) {
       const batch = parseBody(generatorWith({ properties }).next().body);
       const counts = batch.users.map((user) => Object.keys(user.properties ?? {}).length);
       expect(new Set(counts)).toEqual(new Set([properties]));
     }
-    const idsOnly = parseBody(generatorWith({ shape: 'user-ids', properties: 5 }).next().body);
+    const idsOnly = parseBody(generatorWith({ shape: 'user-ids-only', properties: 5 }).next().body);
     expect(idsOnly.users.every((user) => user.properties === undefined)).toBe(true);
   });
 
@@ -60,7 +61,7 @@ describe('payload generator', () => {
   });
 
   it('makes every fresh per-user flag list unique too (the receiver dedupes those on a body hash)', () => {
-    const generator = generatorWith({ shape: 'flags', users: 3, maxTemplates: 16 });
+    const generator = generatorWith({ shape: 'per-user-flags', users: 3, maxTemplates: 16 });
     const hashes = new Set<string>();
     for (let i = 0; i < 5000; i++)
       hashes.add(createHash('sha256').update(generator.next().body).digest('hex'));

@@ -2,12 +2,43 @@
  * The 20-second soak that CI runs (`npm run soak` runs 10 minutes by default). It asserts the run
  * produced a complete report and the receiver stayed up and exited cleanly; never how fast it was.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseSoakOptions } from '../../soak/options.ts';
 import { formatSoakReport, isComplete, soakTrends } from '../../soak/report.ts';
 import { runSoak } from '../../soak/run-soak.ts';
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs `soak/cli.ts` as `npm run soak` does. */
+function soak(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'soak/cli.ts', ...args],
+      { cwd: root },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 describe('npm run soak', () => {
+  it.each(['--help', '-h'])('prints its usage for %s and exits 0, starting nothing', async (flag) => {
+    const { code, stdout, stderr } = await soak([flag]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^Usage: npm run soak -- \[options\]/);
+    expect(stdout).toContain('--minutes N');
+    expect(stdout).not.toContain('soak:');
+  });
+
+  it('exits 2 on an unknown option, naming it, with the usage', async () => {
+    const { code, stderr } = await soak(['--nope']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("Unknown option '--nope'");
+    expect(stderr).toContain('Usage: npm run soak');
+  });
+
   it('holds a steady load for 20 s and reports memory, event-loop delay and latency over time', async () => {
     const options = parseSoakOptions(['--seconds', '20', '--rate', '10', '--users', '200']);
     expect(options.sampleSeconds).toBe(2);

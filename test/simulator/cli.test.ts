@@ -1,26 +1,10 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { payloadShapes } from '../../simulator/payload-shapes.ts';
 import { createTempDir } from '../support/tmp.ts';
 import { type RunningBrokenReceiver, startBrokenReceiver } from './broken-receivers.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Runs `simulator/cli.ts` as `npm run simulate` does and returns its exit code and output. */
-function simulate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'simulator/cli.ts', ...args],
-      { cwd: root },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const small = ['--cohorts', '2', '--users', '60', '--steps', '4', '--batch-size', '10', '--settle-ms', '300'];
+import { simulate, small } from './run-cli.ts';
 
 let receiver: RunningBrokenReceiver | undefined;
 afterEach(async () => {
@@ -79,5 +63,33 @@ describe('npm run simulate', () => {
     ]);
     expect(code).toBe(2);
     expect(stdout).toContain('ERROR: could not read the membership back');
+  });
+
+  it.each<[string, string]>([
+    ...payloadShapes.map((shape): [string, string] => [shape, shape]),
+    ['with-properties', 'default'],
+    ['user-ids', 'user-ids-only'],
+    ['flags', 'per-user-flags'],
+  ])('runs with --shape %s (%s), a name of the list the bench shares', async (name, shape) => {
+    // Nothing listens on port 1: the run is refused at once and ends unverified (2), after
+    // printing the shape it used.
+    const tiny = ['--cohorts', '1', '--users', '5', '--steps', '0', '--retries', '0'];
+    const { code, stdout } = await simulate([
+      '--url',
+      'http://127.0.0.1:1/webhook',
+      ...tiny,
+      '--shape',
+      name,
+    ]);
+    expect(code, stdout).toBe(2);
+    expect(stdout).toContain(`shape ${shape}:`);
+  });
+
+  it('refuses an unknown --shape, listing the names it takes', async () => {
+    const { code, stderr } = await simulate(['--url', 'http://127.0.0.1:1/webhook', '--shape', 'xml']);
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'Expected `--shape` to be one of default | user-ids-only | per-user-flags, got `xml`',
+    );
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimulatorArgs, UsageError } from '../../simulator/options.ts';
-import { membersUrl, redactToken } from '../../simulator/read-back.ts';
+import { payloadShapes } from '../../simulator/payload-shapes.ts';
+import { membersUrl } from '../../simulator/read-back.ts';
+import { maskSecrets, redactToken, tokenSecrets } from '../../simulator/redact.ts';
 
 const parse = (...argv: string[]) =>
   parseSimulatorArgs(argv, { now: () => 1_700_000_000_000, randomSeed: () => 7 });
@@ -39,6 +41,18 @@ describe('parseSimulatorArgs', () => {
     expect(parsed.readUrl).toBe('https://example.com/?token=s3cret');
   });
 
+  it.each(payloadShapes)('takes --shape %s from the list the bench shares', (shape) => {
+    expect(options('--url', 'http://x/webhook', '--shape', shape).shape).toBe(shape);
+  });
+
+  it.each([
+    ['with-properties', 'default'],
+    ['user-ids', 'user-ids-only'],
+    ['flags', 'per-user-flags'],
+  ])('takes the alias --shape %s for %s', (alias, shape) => {
+    expect(options('--url', 'http://x/webhook', '--shape', alias).shape).toBe(shape);
+  });
+
   it('paces per-user-flags steps a second apart by default', () => {
     expect(options('--url', 'http://x/webhook', '--shape', 'per-user-flags').stepGapMs).toBe(1100);
   });
@@ -54,7 +68,7 @@ describe('parseSimulatorArgs', () => {
     ],
     [
       ['--url', 'http://x', '--shape', 'xml'],
-      'Expected `--shape` to be one of default, user-ids-only, per-user-flags, got `xml`',
+      'Expected `--shape` to be one of default | user-ids-only | per-user-flags, got `xml`',
     ],
     [['--url', 'ftp://x'], 'Expected `--url` to be an http(s) URL, got `ftp://x`'],
     [['--url', 'http://x', '--header', 'no colon'], "Expected `--header` as 'Name: value', got `no colon`"],
@@ -80,6 +94,17 @@ describe('the read API address', () => {
   });
 
   it('never prints the token', () => {
-    expect(redactToken('https://h/webhook?token=s3cret')).not.toContain('s3cret');
+    expect(redactToken('https://h/webhook?token=s3cret')).toBe('https://h/webhook?token=***');
+    expect(redactToken('GET https://h/x?a=1&token=s3cret&limit=2 failed')).toBe(
+      'GET https://h/x?a=1&token=***&limit=2 failed',
+    );
+    expect(redactToken(`from ${redactToken('http://h/?token=s3cret')}: 3 reads`)).toBe(
+      'from http://h/?token=***: 3 reads',
+    );
+  });
+
+  it('masks a known token wherever it appears, raw or decoded', () => {
+    const secrets = tokenSecrets(['--url', 'http://h/webhook?token=a%2Bsecret']);
+    expect(maskSecrets('echoed a+secret and a%2Bsecret', secrets)).toBe('echoed *** and ***');
   });
 });
