@@ -5,12 +5,12 @@ import type { Config } from './config.ts';
 import type { DeadLetters } from './letters/letters.ts';
 import type { Queue } from './queue/queue.ts';
 import { createQueueParts } from './queue/queue-parts.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './sqlite/checkpointer.ts';
+import { openSqliteDatabase } from './sqlite/database.ts';
 import { createMemoryStore } from './store/memory.ts';
 import { createPostgresStore } from './store/postgres.ts';
 import { createRedisStore } from './store/redis.ts';
 import { createSqliteStore } from './store/sqlite.ts';
-import { startWalCheckpointer, type WalCheckpointer } from './store/sqlite-checkpointer.ts';
-import { openSqliteDatabase } from './store/sqlite-database.ts';
 import type { MembershipStore } from './store/store.ts';
 
 export interface Parts {

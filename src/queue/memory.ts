@@ -3,11 +3,11 @@
  * time. Fast and simple, but a killed process (kill -9, OOM) loses what it holds: use
  * QUEUE=sqlite or QUEUE=redis when that matters.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import type { CohortBatch } from '../batch.ts';
 import { UnavailableError } from '../errors.ts';
-import type { AcceptOutcome, BatchHandler, BatchSource, Queue, QueueStats } from './queue.ts';
+import { type DeliveryRules, deliverUntilHandled, type QueuedEntry, waitUntil } from './delivery.ts';
+import type { AcceptOutcome, BatchSource, Queue, QueueStats } from './queue.ts';
 import { SeenIds } from './seen-ids.ts';
 import type { BodyDecoder, UndecodableHandler } from './stored-batch.ts';
 
@@ -21,8 +21,8 @@ export interface MemoryQueueOptions {
   /**
    * When set, a batch accepted with its source waits as its raw text and is parsed again when its
    * turn comes. Thousands of parsed user objects per batch, held for the whole wait, survive into
-   * V8's old space and made garbage collection a fifth of the ack path's CPU (bench profile); one
-   * flat string per batch costs the collector almost nothing. Parsing again costs CPU off the ack path.
+   * V8's old space and make garbage collection a large share of the ack path's CPU; one flat string
+   * per batch costs the collector almost nothing. Parsing again costs CPU off the ack path.
    */
   decodeBody?: BodyDecoder;
   /** Where a kept body that no longer parses goes (it cannot happen with the same parser). */
@@ -45,36 +45,17 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
   const acceptedAt: number[] = [];
   let head = 0;
   let waitingUsers = 0;
-  let handler: BatchHandler | undefined;
+  let rules: DeliveryRules<QueuedEntry> | undefined;
   let accepting = true;
   let closed = false;
   const redeliveryDelayMs = options.redeliveryDelayMs ?? 1000;
 
-  const run = async (
-    load: () => CohortBatch,
-    { messageId, rawBody, users, at }: { messageId: string; rawBody?: string; users: number; at: number },
-  ) => {
+  const run = async (entry: QueuedEntry & { users: number }) => {
     try {
-      let batch: CohortBatch;
-      try {
-        batch = load();
-      } catch (error) {
-        await options.onUndecodable?.({ messageId, body: rawBody ?? '', reason: (error as Error).message });
-        return;
-      }
-      // The handler owns apply retries and dead letters; if even that fails (the dead-letter box is
-      // down), deliver again rather than drop an acknowledged batch.
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          // biome-ignore lint/style/noNonNullAssertion: tasks only start after consume() set it.
-          return await handler!(batch, { attempt, acceptedAt: at });
-        } catch {
-          if (closed) return;
-          await sleep(redeliveryDelayMs);
-        }
-      }
+      // biome-ignore lint/style/noNonNullAssertion: tasks only start after consume() set them.
+      await deliverUntilHandled(entry, rules!);
     } finally {
-      waitingUsers -= users;
+      waitingUsers -= entry.users;
       head += 1;
       if (head > 1024 && head * 2 > acceptedAt.length) {
         acceptedAt.splice(0, head);
@@ -95,30 +76,26 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
       acceptedAt.push(at);
       const users = batch.users.length;
       waitingUsers += users;
-      const load = options.decodeBody && source ? reparse(options.decodeBody, source) : hold(batch);
-      const entry = { messageId: batch.messageId, users, at, ...(source && { rawBody: source.rawBody }) };
-      void tasks.add(() => run(load, entry));
+      const entry = {
+        messageId: batch.messageId,
+        body: source?.rawBody ?? '',
+        acceptedAt: at,
+        firstAttempt: 1,
+        decode: options.decodeBody && source ? reparse(options.decodeBody, source) : hold(batch),
+        users,
+      };
+      void tasks.add(() => run(entry));
       return 'accepted';
     },
-    consume(batchHandler) {
-      handler = batchHandler;
+    consume(handler) {
+      rules = { handler, onUndecodable: options.onUndecodable, redeliveryDelayMs, isClosed: () => closed };
       tasks.start();
     },
     stopAccepting() {
       accepting = false;
     },
-    async drain(timeoutMs) {
-      if (tasks.size === 0 && tasks.pending === 0) return true;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const idle = tasks.onIdle().then(() => true);
-      try {
-        return await Promise.race([idle, timedOut]);
-      } finally {
-        clearTimeout(timer);
-      }
+    drain(timeoutMs) {
+      return waitUntil(() => tasks.size === 0 && tasks.pending === 0, timeoutMs);
     },
     async stats(): Promise<QueueStats> {
       const oldest = acceptedAt[head];

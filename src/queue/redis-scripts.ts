@@ -1,75 +1,52 @@
 /**
  * @module The Redis queue's Lua scripts, each named by what it does, with a header listing its KEYS,
- * ARGV and result. Kept as TS strings rather than .lua files so `tsc` ships them in dist/ as is.
+ * ARGV and result; run with `runScript` (src/redis/script.ts). Kept as TS strings rather than .lua
+ * files so `tsc` ships them in dist/ as is.
  */
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-
-/** A Lua script called by SHA (EVALSHA), sent whole (EVAL) only when Redis does not know it yet. */
-export interface RedisScript {
-  name: string;
-  numberOfKeys: number;
-  lua: string;
-  sha: string;
-}
-
-function script(name: string, numberOfKeys: number, lua: string): RedisScript {
-  return { name, numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
-/** Runs `script` with its keys then its arguments. */
-export async function runScript(
-  redis: Redis,
-  { numberOfKeys, lua, sha }: RedisScript,
-  keysAndArgs: (string | number)[],
-): Promise<unknown> {
-  try {
-    return await redis.evalsha(sha, numberOfKeys, ...keysAndArgs);
-  } catch (error) {
-    // After a Redis restart (or on first use) the script cache is empty.
-    if (!(error as Error).message?.startsWith('NOSCRIPT')) throw error;
-    return redis.eval(lua, numberOfKeys, ...keysAndArgs);
-  }
-}
+import { redisScript } from '../redis/script.ts';
 
 /**
  * accept-batch: remembers a message_id and enqueues its batch as one step, so no crash can keep one
  * without the other (a mark without a batch would answer "duplicate" to the retry of a lost batch).
  * KEYS[1] the message_id's dedupe mark, KEYS[2] the stream, KEYS[3] the waiting-users counter
  * ARGV[1] dedupe TTL (s), ARGV[2] QUEUE_MAX_USERS, ARGV[3] users in the batch, ARGV[4] message_id,
- * ARGV[5] stored format, ARGV[6] received at (epoch ms), ARGV[7] body
+ * ARGV[5] stored format, ARGV[6] received at (epoch ms), ARGV[7] body; the stream entry gets
+ * the fields message_id, users, format, received_at, body (read back in redis-stream-entry.ts)
  * Result: 1 accepted, 0 duplicate, -1 queue full (nothing written, the mark included)
  */
-export const acceptBatch = script(
-  'accept-batch',
-  3,
-  `
+export const acceptBatch = redisScript({
+  name: 'accept-batch',
+  numberOfKeys: 3,
+  lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local users = tonumber(ARGV[3])
 local waiting = tonumber(redis.call('GET', KEYS[3]) or '0')
 if waiting > 0 and waiting + users > tonumber(ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'm', ARGV[4], 'u', ARGV[3], 'f', ARGV[5], 't', ARGV[6], 'b', ARGV[7])
+redis.call('XADD', KEYS[2], '*',
+  'message_id', ARGV[4], 'users', ARGV[3], 'format', ARGV[5], 'received_at', ARGV[6], 'body', ARGV[7])
 redis.call('INCRBY', KEYS[3], users)
 return 1
 `,
-);
+});
 
 /**
  * requeue-batch: enqueues a batch with no dedupe check and no bound (a dead letter replayed).
  * KEYS[1] the stream, KEYS[2] the waiting-users counter
- * ARGV[1] users, ARGV[2] message_id, ARGV[3] stored format, ARGV[4] received at, ARGV[5] body
+ * ARGV[1] users, ARGV[2] message_id, ARGV[3] stored format, ARGV[4] received at, ARGV[5] body;
+ * the entry gets the same fields as in accept-batch
  * Result: the new entry's id
  */
-export const requeueBatch = script(
-  'requeue-batch',
-  2,
-  `
-local id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[2], 'u', ARGV[1], 'f', ARGV[3], 't', ARGV[4], 'b', ARGV[5])
+export const requeueBatch = redisScript({
+  name: 'requeue-batch',
+  numberOfKeys: 2,
+  lua: `
+local id = redis.call('XADD', KEYS[1], '*',
+  'message_id', ARGV[2], 'users', ARGV[1], 'format', ARGV[3], 'received_at', ARGV[4], 'body', ARGV[5])
 redis.call('INCRBY', KEYS[2], tonumber(ARGV[1]))
 return id
 `,
-);
+});
 
 /**
  * acknowledge-batch: marks an entry done and deletes it, so the stream holds only the backlog and
@@ -79,10 +56,10 @@ return id
  * ARGV[1] group, ARGV[2] entry id, ARGV[3] users in the batch
  * Result: 1 acknowledged now, 0 already acknowledged
  */
-export const acknowledgeBatch = script(
-  'acknowledge-batch',
-  2,
-  `
+export const acknowledgeBatch = redisScript({
+  name: 'acknowledge-batch',
+  numberOfKeys: 2,
+  lua: `
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 if acked == 1 then
   redis.call('XDEL', KEYS[1], ARGV[2])
@@ -90,7 +67,7 @@ if acked == 1 then
 end
 return acked
 `,
-);
+});
 
 /**
  * claim-stale-batch: takes over entries another consumer has held for longer than the idle time
@@ -99,10 +76,10 @@ return acked
  * ARGV[1] group, ARGV[2] this consumer, ARGV[3] min idle (ms), ARGV[4] scan cursor, ARGV[5] count
  * Result: { next cursor, { entry id, { field, value, … }, deliveries }… }
  */
-export const claimStaleBatch = script(
-  'claim-stale-batch',
-  1,
-  `
+export const claimStaleBatch = redisScript({
+  name: 'claim-stale-batch',
+  numberOfKeys: 1,
+  lua: `
 local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
 local result = { claimed[1] }
 for _, entry in ipairs(claimed[2]) do
@@ -113,7 +90,7 @@ for _, entry in ipairs(claimed[2]) do
 end
 return result
 `,
-);
+});
 
 /**
  * keep-batches-claimed: resets the idle time of entries this consumer still holds, so a long apply
@@ -123,10 +100,10 @@ return result
  * ARGV[1] group, ARGV[2] this consumer, ARGV[3…] entry ids
  * Result: how many entries were still held
  */
-export const keepBatchesClaimed = script(
-  'keep-batches-claimed',
-  1,
-  `
+export const keepBatchesClaimed = redisScript({
+  name: 'keep-batches-claimed',
+  numberOfKeys: 1,
+  lua: `
 local held = 0
 for i = 3, #ARGV do
   local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
@@ -137,4 +114,4 @@ for i = 3, #ARGV do
 end
 return held
 `,
-);
+});

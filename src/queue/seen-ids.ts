@@ -4,8 +4,8 @@
  * Remembers ids for at least `ttlMs` (and at most twice that), in at most `maxIds` entries.
  *
  * Two generations of Maps are rotated instead of evicting the oldest key of one capped Map:
- * `map.keys().next()` gets slow once many keys were deleted (V8 skips the holes), which halved
- * small-body throughput in PERFORMANCE.md; a rotation is one assignment.
+ * `map.keys().next()` gets slow once many keys were deleted (V8 skips the holes), which showed in
+ * small-body throughput; a rotation is one assignment.
  * Under a flood of more than `maxIds / 2` ids per TTL, ids are forgotten early: memory wins.
  */
 export class SeenIds {

@@ -3,17 +3,15 @@
  * trying the receiver out, and as the reference the other stores are checked against.
  */
 import type { CohortBatch } from '../batch.ts';
+import { type MemberRow, membersPage, pageRead } from './members-page.ts';
 import {
-  assertPageLimit,
   compareCodePoints,
   compareVersions,
   decideBatch,
-  decodeMemberCursor,
-  encodeMemberCursor,
   type Register,
   type RegisterVersion,
 } from './register.ts';
-import type { CohortSummary, MembershipStore, MembersPage, UserCohort } from './store.ts';
+import type { CohortSummary, MembershipStore, UserCohort } from './store.ts';
 
 interface CohortState {
   cohortName: string;
@@ -95,20 +93,18 @@ export function createMemoryStore(): MembershipStore {
       return summaries.sort((a, b) => compareCodePoints(a.cohortId, b.cohortId));
     },
 
-    async listMembers(cohortId, { limit, cursor }): Promise<MembersPage> {
-      assertPageLimit(limit);
+    async listMembers(cohortId, request) {
+      const { afterUserId, fetch } = pageRead(request);
       const cohort = cohorts.get(cohortId);
-      if (cohort === undefined) return { members: [], nextCursor: null };
+      if (cohort === undefined) return membersPage([], request.limit);
       const ids = sortedMembersOf(cohort);
-      const start = cursor === undefined ? 0 : firstIndexAfter(ids, decodeMemberCursor(cursor));
-      const end = Math.min(start + limit, ids.length);
-      const members = ids.slice(start, end).map((userId) => {
+      const start = afterUserId === undefined ? 0 : firstIndexAfter(ids, afterUserId);
+      const rows = ids.slice(start, start + fetch).map((userId): MemberRow => {
         // biome-ignore lint/style/noNonNullAssertion: sortedMembers lists only ids with a register.
         const register = cohort.registers.get(userId)!;
-        return { userId, since: register.computedTime, properties: parseProperties(register) };
+        return [userId, register.computedTime, register.propertiesJson];
       });
-      const last = members.at(-1);
-      return { members, nextCursor: end < ids.length && last ? encodeMemberCursor(last.userId) : null };
+      return membersPage(rows, request.limit);
     },
 
     async userCohorts(userId) {
@@ -140,10 +136,4 @@ function firstIndexAfter(sortedIds: string[], after: string): number {
     else high = middle;
   }
   return low;
-}
-
-function parseProperties(register: Register): Record<string, unknown> | null {
-  return register.propertiesJson === null
-    ? null
-    : (JSON.parse(register.propertiesJson) as Record<string, unknown>);
 }

@@ -3,23 +3,19 @@
  * one Lua script (the last-writer-wins rule, tombstones and effective changes all decided inside
  * Redis, atomically), and the read endpoints each cost one script call. Key layout: `redis-keys.ts`.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { CohortBatch } from '../batch.ts';
-import { APPLY_OUTCOME, applyBatchScript } from './lua/apply-batch.ts';
+import { connectRedis } from '../redis/connection.ts';
+import { redactUrl } from '../redis/redact-url.ts';
+import { runScript } from '../redis/script.ts';
+import { applyBatchScript, writeOutcomeOf } from './lua/apply-batch.ts';
 import { listCohortsScript } from './lua/list-cohorts.ts';
 import { listMembersScript } from './lua/list-members.ts';
-import type { RedisScript } from './lua/script.ts';
 import { userCohortsScript } from './lua/user-cohorts.ts';
+import { type MemberRow, membersPage, pageRead } from './members-page.ts';
 import { type StoreKeys, storeKeys } from './redis-keys.ts';
-import {
-  assertPageLimit,
-  batchChange,
-  decodeMemberCursor,
-  encodeMemberCursor,
-  restatedChange,
-  toPropertiesJson,
-} from './register.ts';
-import type { CohortSummary, Member, MembershipChange, MembershipStore, UserCohort } from './store.ts';
+import { outcomeChange, type Register, toPropertiesJson } from './register.ts';
+import type { CohortSummary, MembershipChange, MembershipStore, UserCohort } from './store.ts';
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. @default 'redis://127.0.0.1:6379' */
@@ -31,14 +27,6 @@ export interface RedisStoreOptions {
   /** How long one command may take before it fails (a retry is harmless: applying is idempotent). @default 10000 */
   commandTimeoutMs?: number;
 }
-
-type ScriptCall = (...keysThenArguments: string[]) => Promise<unknown>;
-
-const KIND_BY_OUTCOME: Record<string, MembershipChange['kind'] | undefined> = {
-  [APPLY_OUTCOME.entered]: 'entered',
-  [APPLY_OUTCOME.left]: 'left',
-  [APPLY_OUTCOME.updated]: 'updated',
-};
 
 /** The apply script's answer: one outcome character per user, then the held registers it restates. */
 type ApplyResult = [outcomes: string, ...staleRegisters: string[]];
@@ -56,27 +44,20 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
     commandTimeoutMs = 10_000,
   } = options;
   const keys = storeKeys(keyPrefix);
-  const redis = new Redis(url, {
-    connectionName: `${keyPrefix}:store`,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: connectTimeoutMs,
-    commandTimeout: commandTimeoutMs,
-  });
-  const server = describeRedisUrl(url);
   let lastConnectionError: Error | undefined;
-  // Without a listener ioredis prints every failed reconnection; the operations report it instead.
-  redis.on('error', (error: Error) => {
-    lastConnectionError = error;
+  // The operations report a failed connection, with its cause, rather than ioredis printing it.
+  const redis = connectRedis(url, {
+    connectionName: `${keyPrefix}:store`,
+    connectTimeoutMs,
+    commandTimeoutMs,
+    onError: (error) => {
+      lastConnectionError = error;
+    },
   });
   redis.on('ready', () => {
     lastConnectionError = undefined;
   });
-
-  const applyBatchCall = defineScript(redis, applyBatchScript);
-  const listMembersCall = defineScript(redis, listMembersScript);
-  const listCohortsCall = defineScript(redis, listCohortsScript);
-  const userCohortsCall = defineScript(redis, userCohortsScript);
+  const server = redactUrl(url, 'the configured REDIS_URL');
 
   /** Runs `command` once a connection attempt in progress has settled; wraps any failure in a clear error. */
   const run = async <T>(what: string, command: () => Promise<T>): Promise<T> => {
@@ -92,14 +73,14 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
   return {
     async applyBatch(batch, { restate = false } = {}) {
       const result = (await run('apply a batch', () =>
-        applyBatchCall(...applyBatchArguments(batch, keys, restate)),
+        runScript(redis, applyBatchScript, applyBatchArguments(batch, keys, restate)),
       )) as ApplyResult;
       return changesFrom(batch, result, restate);
     },
 
     async listCohorts() {
       const flat = (await run('list cohorts', () =>
-        listCohortsCall(keys.cohorts, keys.cohortPrefix, keys.membersPrefix),
+        runScript(redis, listCohortsScript, [keys.cohorts, keys.cohortPrefix, keys.membersPrefix]),
       )) as (string | number)[];
       const cohorts: CohortSummary[] = [];
       for (let i = 0; i < flat.length; i += 4) {
@@ -113,32 +94,27 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
       return cohorts;
     },
 
-    async listMembers(cohortId, { limit, cursor }) {
-      assertPageLimit(limit);
-      const start = cursor === undefined ? '-' : `(${decodeMemberCursor(cursor)}`;
-      // One member more than asked says whether another page follows.
+    async listMembers(cohortId, request) {
+      const { afterUserId, fetch } = pageRead(request);
+      const start = afterUserId === undefined ? '-' : `(${afterUserId}`;
       const flat = (await run('list members', () =>
-        listMembersCall(keys.members(cohortId), keys.registers(cohortId), start, String(limit + 1)),
+        runScript(redis, listMembersScript, [keys.members(cohortId), keys.registers(cohortId), start, fetch]),
       )) as string[];
-      const members: Member[] = [];
-      for (let i = 0; i < flat.length && members.length < limit; i += 3) {
-        const properties = flat[i + 2];
-        members.push({
-          userId: flat[i] as string,
-          since: Number(flat[i + 1]),
-          properties: properties ? (JSON.parse(properties) as Record<string, unknown>) : null,
-        });
+      const rows: MemberRow[] = [];
+      for (let i = 0; i < flat.length; i += 3) {
+        rows.push([flat[i] as string, flat[i + 1] as string, flat[i + 2] as string]);
       }
-      const last = members.at(-1);
-      return {
-        members,
-        nextCursor: flat.length > limit * 3 && last ? encodeMemberCursor(last.userId) : null,
-      };
+      return membersPage(rows, request.limit);
     },
 
     async userCohorts(userId) {
       const flat = (await run('list the cohorts of a user', () =>
-        userCohortsCall(keys.userCohorts, userId, keys.cohortPrefix, keys.registersPrefix),
+        runScript(redis, userCohortsScript, [
+          keys.userCohorts,
+          userId,
+          keys.cohortPrefix,
+          keys.registersPrefix,
+        ]),
       )) as string[];
       const cohorts: UserCohort[] = [];
       for (let i = 0; i < flat.length; i += 3) {
@@ -207,35 +183,24 @@ function changesFrom(
   const changes: MembershipChange[] = [];
   let staleIndex = 0;
   for (let i = 0; i < outcomes.length; i++) {
-    const outcome = outcomes.charAt(i);
-    // biome-ignore lint/style/noNonNullAssertion: the script returns one character per user.
-    const user = batch.users[i]!;
-    const kind = KIND_BY_OUTCOME[outcome];
-    if (kind !== undefined || (restate && outcome === APPLY_OUTCOME.unchanged)) {
-      changes.push(batchChange(batch, user, kind));
-    } else if (restate && outcome === APPLY_OUTCOME.stale) {
+    const outcome = writeOutcomeOf(outcomes.charAt(i));
+    if (outcome === undefined) continue; // a repeated listing
+    let held: Register | undefined;
+    if (restate && outcome === 'stale') {
       const [heldIn, heldTime, heldMessageId, heldProperties] = stale.slice(staleIndex, staleIndex + 4);
       staleIndex += 4;
-      changes.push(
-        restatedChange(batch, user.userId, {
-          inCohort: heldIn === '1',
-          computedTime: Number(heldTime),
-          messageId: heldMessageId as string,
-          propertiesJson: heldProperties || null,
-        }),
-      );
+      held = {
+        inCohort: heldIn === '1',
+        computedTime: Number(heldTime),
+        messageId: heldMessageId as string,
+        propertiesJson: heldProperties || null,
+      };
     }
+    // biome-ignore lint/style/noNonNullAssertion: the script returns one character per user.
+    const change = outcomeChange(batch, batch.users[i]!, outcome, restate, held);
+    if (change !== undefined) changes.push(change);
   }
   return changes;
-}
-
-/** Registers `script` with ioredis (EVALSHA, falling back to EVAL after a Redis restart) and returns its caller. */
-function defineScript(redis: Redis, script: RedisScript): ScriptCall {
-  const { name, numberOfKeys, lua, readOnly } = script;
-  redis.defineCommand(name, { numberOfKeys, lua, readOnly });
-  const call = (redis as unknown as Record<string, ScriptCall>)[name];
-  if (call === undefined) throw new Error(`ioredis did not define the command ${name}`);
-  return call.bind(redis);
 }
 
 /**
@@ -254,14 +219,4 @@ function connectionAttempt(redis: Redis): Promise<void> {
     redis.on('ready', settled);
     redis.on('close', settled);
   });
-}
-
-/** The URL without credentials, to name the server in errors. */
-function describeRedisUrl(url: string): string {
-  try {
-    const { protocol, host, pathname } = new URL(url);
-    return `${protocol}//${host}${pathname === '/' ? '' : pathname}`;
-  } catch {
-    return 'the configured REDIS_URL';
-  }
 }

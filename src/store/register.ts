@@ -1,7 +1,7 @@
 /**
  * @module The last-writer-wins register every MembershipStore keeps per (cohortId, userId), as pure
- * functions: which write wins, what effective change it makes, how ids are ordered and how a member
- * cursor is spelled. Stores share them so they cannot disagree.
+ * functions: which write wins, what effective change it makes and how ids are ordered. Stores share
+ * them so they cannot disagree.
  */
 import type { CohortBatch, CohortUser } from '../batch.ts';
 import type { ApplyOptions, MembershipChange } from './store.ts';
@@ -105,26 +105,37 @@ export function decideBatch(
     const stored = storedRegister(userId);
     const outcome = resolveWrite(stored, register);
     if (outcome !== 'stale') decision.writes.push({ userId, register });
-    if (outcome === 'stale') {
-      // biome-ignore lint/style/noNonNullAssertion: only a stored register can make a write stale.
-      if (options.restate) decision.changes.push(restatedChange(batch, userId, stored!));
-      continue;
-    }
-    if (outcome === 'unchanged') {
-      if (options.restate) decision.changes.push(batchChange(batch, user, undefined));
-      continue;
-    }
-    if (outcome !== 'updated') decision.memberDelta += outcome === 'entered' ? 1 : -1;
-    decision.changes.push(batchChange(batch, user, outcome));
+    if (outcome === 'entered') decision.memberDelta += 1;
+    else if (outcome === 'left') decision.memberDelta -= 1;
+    const change = outcomeChange(batch, user, outcome, options.restate === true, stored);
+    if (change !== undefined) decision.changes.push(change);
   }
   return decision;
+}
+
+/**
+ * The change a user's {@link WriteOutcome} reports, if any: the effective change; with `restate`
+ * also the batch's own state for an unchanged write, and for a stale one the register that `held`.
+ */
+export function outcomeChange(
+  batch: CohortBatch,
+  user: CohortUser,
+  outcome: WriteOutcome,
+  restate: boolean,
+  held: Register | undefined,
+): MembershipChange | undefined {
+  if (outcome === 'unchanged') return restate ? batchChange(batch, user, undefined) : undefined;
+  if (outcome !== 'stale') return batchChange(batch, user, outcome);
+  if (!restate) return undefined;
+  if (held === undefined) throw new Error(`No held register to restate for user ${user.userId}`);
+  return restatedChange(batch, user.userId, held);
 }
 
 /**
  * The change the batch's own write made for `user`: `kind` when it was effective; `undefined` for a
  * write that won without changing anything, restated as the batch's direction.
  */
-export function batchChange(
+function batchChange(
   batch: CohortBatch,
   user: CohortUser,
   kind: MembershipChange['kind'] | undefined,
@@ -143,7 +154,7 @@ export function batchChange(
 }
 
 /** The state `register` holds for `userId` (a newer message's), reported as a change although nothing changed. */
-export function restatedChange(batch: CohortBatch, userId: string, register: Register): MembershipChange {
+function restatedChange(batch: CohortBatch, userId: string, register: Register): MembershipChange {
   const { cohortId, cohortName } = batch;
   const { inCohort, computedTime, messageId, propertiesJson } = register;
   return {
@@ -161,21 +172,4 @@ export function restatedChange(batch: CohortBatch, userId: string, register: Reg
 /** The text a register keeps for a user's properties (see {@link Register.propertiesJson}). */
 export function toPropertiesJson(properties: Record<string, unknown> | undefined): string | null {
   return properties === undefined ? null : JSON.stringify(properties);
-}
-
-/** The opaque `nextCursor` of a members page: the last user id listed, base64url of its UTF-8. */
-export function encodeMemberCursor(lastUserId: string): string {
-  return Buffer.from(lastUserId, 'utf8').toString('base64url');
-}
-
-/** The user id a members cursor points after; a malformed cursor yields some id, never an error. */
-export function decodeMemberCursor(cursor: string): string {
-  return Buffer.from(cursor, 'base64url').toString('utf8');
-}
-
-/** Checks a page size the way every store does, so they reject the same values. */
-export function assertPageLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`Expected \`limit\` to be a positive integer, got \`${limit}\` (${typeof limit})`);
-  }
 }

@@ -1,25 +1,13 @@
 /**
  * @module The default MembershipStore: the last-writer-wins registers in a SQLite file, applied one
- * transaction per batch. Survives a killed process on one machine (DESIGN.md section 5).
+ * transaction per batch. Survives a killed process on one machine (docs/design.md). The file is
+ * opened, and checkpointed in the background, by `src/sqlite/`.
  */
 import type Database from 'better-sqlite3';
 import type { CohortBatch } from '../batch.ts';
-import {
-  assertPageLimit,
-  type BatchDecision,
-  decideBatch,
-  decodeMemberCursor,
-  encodeMemberCursor,
-  type Register,
-} from './register.ts';
-import type {
-  ApplyOptions,
-  CohortSummary,
-  Member,
-  MembershipChange,
-  MembershipStore,
-  UserCohort,
-} from './store.ts';
+import { type MemberRow, membersPage, pageRead } from './members-page.ts';
+import { type BatchDecision, decideBatch, type Register } from './register.ts';
+import type { ApplyOptions, CohortSummary, MembershipChange, MembershipStore, UserCohort } from './store.ts';
 
 /**
  * Every table is prefixed `cohort_` so the store can share its file with the SQLite queue's inbox.
@@ -51,19 +39,18 @@ CREATE TABLE IF NOT EXISTS cohort_cohorts (
 `;
 
 // A batch's user ids are passed as one JSON array, sorted, and unpacked by json_each: reading a
-// 1,000-user batch's registers is one statement (2.4x faster than one per user), and probing in key
-// order beat `user_id IN (SELECT value FROM json_each(?))`, which sorts them again, by ~25%.
+// batch's registers is one statement, probing in key order (faster than one statement per user, or
+// `user_id IN (SELECT value FROM json_each(?))`, which sorts them again).
 const SELECT_REGISTERS = `
 SELECT m.user_id, m.in_cohort, m.computed_time, m.message_id, m.properties
 FROM json_each(?) AS ids CROSS JOIN cohort_memberships AS m
 WHERE m.cohort_id = ? AND m.user_id = ids.value`;
 
 // New registers are inserted in one statement (json_each); existing ones are updated one statement
-// per user with positional parameters, which measured faster than one upsert for the batch (an
-// upsert probes, then seeks again to update) and ~30% faster than named parameters. A win that
-// keeps the direction leaves `in_cohort` alone, and with it the members_by_user index: SQLite
-// maintains an index only when a column it uses is SET, so the common "still in" case writes about
-// half the pages.
+// per user with positional parameters, faster than one upsert for the batch (an upsert probes, then
+// seeks again to update) or named parameters. A win that keeps the direction leaves `in_cohort`
+// alone, and with it the members_by_user index: SQLite maintains an index only when a column it
+// uses is SET, so the common "still in" case writes far fewer pages.
 const INSERT_REGISTERS = `
 INSERT INTO cohort_memberships (cohort_id, user_id, in_cohort, computed_time, message_id, properties)
 SELECT @cohortId, value ->> 0, @inCohort, @computedTime, @messageId, value ->> 1 FROM json_each(@writes)`;
@@ -105,7 +92,6 @@ type RegisterRow = [
   messageId: string,
   properties: string | null,
 ];
-type MemberRow = [userId: string, computedTime: number, properties: string | null];
 
 /** A MembershipStore on SQLite, plus the synchronous apply the SQLite queue composes with. */
 export interface SqliteStore extends MembershipStore {
@@ -198,20 +184,13 @@ export function createSqliteStore(db: Database.Database): SqliteStore {
       return listCohorts.all();
     },
 
-    async listMembers(cohortId, { limit, cursor }) {
-      assertPageLimit(limit);
-      // One row more than asked says whether another page follows.
+    async listMembers(cohortId, request) {
+      const { afterUserId, fetch } = pageRead(request);
       const rows =
-        cursor === undefined
-          ? listFirstMembers.all(cohortId, limit + 1)
-          : listMembersAfter.all(cohortId, decodeMemberCursor(cursor), limit + 1);
-      const members: Member[] = rows.slice(0, limit).map(([userId, since, properties]) => ({
-        userId,
-        since,
-        properties: properties === null ? null : (JSON.parse(properties) as Record<string, unknown>),
-      }));
-      const last = members.at(-1);
-      return { members, nextCursor: rows.length > limit && last ? encodeMemberCursor(last.userId) : null };
+        afterUserId === undefined
+          ? listFirstMembers.all(cohortId, fetch)
+          : listMembersAfter.all(cohortId, afterUserId, fetch);
+      return membersPage(rows, request.limit);
     },
 
     async userCohorts(userId) {

@@ -212,7 +212,7 @@ async function pendingOf(worker: SpawnedReceiver): Promise<string[]> {
     for (const [id] of mine) {
       const [entry] = await redis.xrange(keys.stream, id, id);
       const fields = entry?.[1] ?? [];
-      messageIds.push(String(fields[fields.indexOf('m') + 1]));
+      messageIds.push(String(fields[fields.indexOf('message_id') + 1]));
     }
     return messageIds;
   } finally {

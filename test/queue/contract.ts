@@ -5,12 +5,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/batch.ts';
 import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
+import type { BodyDecoder, UndecodableHandler } from '../../src/queue/stored-batch.ts';
 
 export interface QueueFactoryOptions {
   /** Users waiting before accept answers queue_full. */
   maxUsers?: number;
   /** Wait before redelivering a batch whose handler threw (keep it small in tests). */
   redeliveryDelayMs?: number;
+  /** Reads kept raw bodies back (the queue keeps the raw body only with one). */
+  decodeBody?: BodyDecoder;
+  /** Where an entry that no longer parses goes. */
+  onUndecodable?: UndecodableHandler;
 }
 
 export type QueueFactory = (
@@ -136,6 +141,29 @@ export function describeQueueContract(name: string, factory: QueueFactory) {
       queue.consume(async () => {});
       expect(await queue.drain(10_000)).toBe(true);
       expect(await queue.accept(refused)).toBe('accepted');
+    });
+
+    it('sets aside an entry that no longer parses, trying again when setting it aside failed', async () => {
+      const setAside: string[] = [];
+      const queue = await open({
+        decodeBody: () => {
+          throw new Error('parser changed');
+        },
+        onUndecodable: async ({ messageId }) => {
+          setAside.push(messageId);
+          if (setAside.length === 1) throw new Error('dead letters down');
+        },
+      });
+      let handled = 0;
+      queue.consume(async () => {
+        handled += 1;
+      });
+      const batch = testBatch();
+      await queue.accept(batch, { rawBody: '{"not":"a batch"}', receivedAtMs: 1 });
+      await waitFor(() => setAside.length === 2, 'a second try at setting it aside');
+      expect(setAside).toEqual([batch.messageId, batch.messageId]);
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(handled).toBe(0);
     });
 
     it('refuses with shutting_down after stopAccepting, and says so in check()', async () => {

@@ -1,11 +1,11 @@
 import { createRedisQueue } from '../../src/queue/redis.ts';
-import { connectRedis, waitUntilReady } from '../../src/queue/redis-connection.ts';
+import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { describeQueueContract } from './contract.ts';
 import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
 
 describeWithService(await probeRedis(), 'Redis queue', () => {
-  describeQueueContract('redis', async ({ maxUsers = 1_000_000, redeliveryDelayMs }) => {
+  describeQueueContract('redis', async ({ maxUsers = 1_000_000, ...options }) => {
     const keyPrefix = randomKeyPrefix('test-queue');
     const redis = connectRedis(redisUrl);
     await waitUntilReady(redis, 2000);
@@ -16,7 +16,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       maxUsers,
       onUndecodable: async () => {},
       blockMs: 100,
-      ...(redeliveryDelayMs === undefined ? {} : { redeliveryDelayMs }),
+      ...options,
     });
     return {
       queue,

@@ -3,9 +3,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/batch.ts';
 import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
 import { createRedisQueue, type RedisQueueOptions } from '../../src/queue/redis.ts';
-import { connectRedis, waitUntilReady } from '../../src/queue/redis-connection.ts';
 import { queueKeys } from '../../src/queue/redis-keys.ts';
 import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
@@ -62,13 +62,51 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     const batch = decodeBody(rawBody, 5);
     expect(await queue.accept(batch, { rawBody, receivedAtMs: 5 })).toBe('accepted');
     const [[, fields]] = (await redis.xrange(queueKeys(keyPrefix).stream, '-', '+')) as [[string, string[]]];
-    expect(fields).toEqual(['m', 'raw-1', 'u', '1', 'f', 'raw', 't', '5', 'b', rawBody]);
+    expect(fields).toEqual([
+      'message_id',
+      'raw-1',
+      'users',
+      '1',
+      'format',
+      'raw',
+      'received_at',
+      '5',
+      'body',
+      rawBody,
+    ]);
     const delivered: CohortBatch[] = [];
     queue.consume(async (got) => {
       delivered.push(got);
     });
     expect(await queue.drain(5000)).toBe(true);
     expect(delivered).toEqual([batch]);
+  });
+
+  it('still delivers entries an older release wrote with one-letter field names', async () => {
+    const { queue, redis } = await openQueue();
+    const batch = cohortBatch();
+    const keys = queueKeys(keyPrefix);
+    const old = [
+      'm',
+      batch.messageId,
+      'u',
+      String(batch.users.length),
+      'f',
+      'batch',
+      't',
+      '5',
+      'b',
+      JSON.stringify(batch),
+    ];
+    await redis.xadd(keys.stream, '*', ...old);
+    await redis.incrby(keys.waitingUsers, batch.users.length);
+    const delivered: CohortBatch[] = [];
+    queue.consume(async (got) => {
+      delivered.push(got);
+    });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(delivered).toEqual([batch]);
+    expect(await redis.get(keys.waitingUsers)).toBe('0');
   });
 
   it('lets another worker claim a batch whose consumer died, delivered as attempt 2', async () => {

@@ -4,14 +4,14 @@ import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import { createTempDir } from '../support/tmp.ts';
 import { describeQueueContract } from './contract.ts';
 
-describeQueueContract('sqlite', async ({ maxUsers = 1_000_000, redeliveryDelayMs }) => {
+describeQueueContract('sqlite', async ({ maxUsers = 1_000_000, ...options }) => {
   const dir = await createTempDir('sqlite-queue');
   const db = openSqliteDatabase(join(dir.path, 'queue.db'));
   const queue = createSqliteQueue(db, {
     dedupeTtlSeconds: 3600,
     maxUsers,
     onUndecodable: async () => {},
-    ...(redeliveryDelayMs === undefined ? {} : { redeliveryDelayMs }),
+    ...options,
   });
   return {
     queue,

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CohortBatch, CohortUser } from '../../src/batch.ts';
+import { defaultPayloadLimits } from '../../src/payload/limits.ts';
 import type { Member, MembershipChange, MembershipStore, UserCohort } from '../../src/store/store.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { type ExpectedState, expectedState } from '../support/oracle.ts';
@@ -359,6 +360,26 @@ export function describeStoreContract(name: string, factory: StoreFactory) {
     it('answers check() while it is open', async () => {
       const store = await open();
       await expect(store.check()).resolves.toBeUndefined();
+    });
+
+    it('applies a batch of as many users as a payload may carry', { timeout: 120_000 }, async () => {
+      const store = await open();
+      const count = defaultPayloadLimits.maxUsers;
+      const users = Array.from({ length: count }, (_, i) => ({
+        userId: `user-${String(i).padStart(6, '0')}`,
+      }));
+      const changes = await store.applyBatch(cohortBatch({ users }));
+      expect(changes).toHaveLength(count);
+      expect(changes.at(-1)).toMatchObject({ userId: users.at(-1)?.userId, kind: 'entered' });
+      expect((await store.listCohorts())[0]?.members).toBe(count);
+      const lastPage = await store.listMembers('c1', {
+        limit: 2,
+        cursor: Buffer.from(users.at(-3)?.userId ?? '').toString('base64url'),
+      });
+      expect(lastPage.members.map((member) => member.userId)).toEqual(
+        users.slice(-2).map((user) => user.userId),
+      );
+      expect(lastPage.nextCursor).toBeNull();
     });
 
     it('reaches the oracle’s state from any order and repetition of a set of batches', async () => {

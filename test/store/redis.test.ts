@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { runScript } from '../../src/redis/script.ts';
+import { listCohortsScript } from '../../src/store/lua/list-cohorts.ts';
+import { listMembersScript } from '../../src/store/lua/list-members.ts';
+import { readOnlyScript } from '../../src/store/lua/read-only-script.ts';
+import { userCohortsScript } from '../../src/store/lua/user-cohorts.ts';
 import { createRedisStore } from '../../src/store/redis.ts';
 import { storeKeys } from '../../src/store/redis-keys.ts';
 import type { MembershipStore } from '../../src/store/store.ts';
@@ -49,6 +54,17 @@ await describeWithService('redis', 'Redis store', () => {
       await store.close();
       await removeKeys(admin, keyPrefix);
     }
+  });
+
+  it('runs its read scripts read-only: Redis refuses a write from one', async () => {
+    for (const script of [listCohortsScript, listMembersScript, userCohortsScript]) {
+      expect(script.readOnly, script.name).toBe(true);
+      expect(script.lua.startsWith('#!lua flags=no-writes\n'), script.name).toBe(true);
+    }
+    const key = `${randomPrefix()}:store:probe`;
+    const writer = readOnlyScript('store-test-write', 1, "return redis.call('SET', KEYS[1], 'x')");
+    await expect(runScript(admin, writer, [key])).rejects.toThrow(/Write commands are not allowed/);
+    expect(await admin.exists(key)).toBe(0);
   });
 
   it('keeps every key under KEY_PREFIX', async () => {

@@ -1,8 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { allMembers, describeStoreContract } from './contract.ts';
@@ -92,27 +91,6 @@ describe('SQLite store', () => {
     expect(db.prepare('SELECT count(*) AS n FROM inbox').get()).toEqual({ n: 0 });
     expect(await store.userCohorts('u1')).toEqual([{ cohortId: 'c1', cohortName: 'Cohort one', since: 100 }]);
     db.close();
-  });
-
-  it('opens the file in WAL mode, creating missing parent directories', async () => {
-    const path = join(await freshDir(), 'nested', 'deeper', 'cohorts.db');
-    const db = openSqliteDatabase(path);
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
-    db.close();
-  });
-
-  it('fails to open with a message naming the path and the cause when the parent is a regular file', async () => {
-    const file = join(await freshDir(), 'not-a-directory');
-    await writeFile(file, 'x');
-    const path = join(file, 'cohorts.db');
-
-    expect(() => openSqliteDatabase(path)).toThrow(`Cannot open the SQLite database at "${path}"`);
-    expect(() => openSqliteDatabase(path)).toThrow(`${file} is a file, not a directory`);
-    expect(() => openSqliteDatabase(join(file, 'deeper', 'cohorts.db'))).toThrow(
-      `${file} is a file, not a directory`,
-    );
   });
 
   it('works in memory for :memory:', async () => {

@@ -1,13 +1,18 @@
 /** @module Lua: apply one batch to a cohort's last-writer-wins registers, atomically. */
+import { redisScript } from '../../redis/script.ts';
+import type { WriteOutcome } from '../register.ts';
 import {
   CHUNK_LUA,
   FORMAT_REGISTER_HEAD_LUA,
   PARSE_REGISTER_LUA,
   USER_COHORTS_MEMBER_LUA,
 } from './register-format.ts';
-import type { RedisScript } from './script.ts';
 
-/** The character the script returns per listed user. */
+/**
+ * What the script did to each listed user, one character each so a batch's answer stays one short
+ * string: a {@link WriteOutcome} (`register.ts`), or `repeated`. The script names them as the
+ * upper-case Lua constants {@link OUTCOMES_LUA} declares.
+ */
 export const APPLY_OUTCOME = {
   entered: 'E',
   left: 'L',
@@ -18,15 +23,40 @@ export const APPLY_OUTCOME = {
   stale: 'S',
   /** A listing after the user's first in the same batch: the same message again, a no-op. */
   repeated: '.',
-} as const;
+} as const satisfies Record<WriteOutcome | 'repeated', string>;
+
+/** The {@link WriteOutcome} an outcome character stands for; undefined for `repeated`. */
+export function writeOutcomeOf(code: string): WriteOutcome | undefined {
+  return WRITE_OUTCOME_BY_CODE.get(code);
+}
+
+const WRITE_OUTCOME_BY_CODE = new Map<string, WriteOutcome>([
+  [APPLY_OUTCOME.entered, 'entered'],
+  [APPLY_OUTCOME.left, 'left'],
+  [APPLY_OUTCOME.updated, 'updated'],
+  [APPLY_OUTCOME.unchanged, 'unchanged'],
+  [APPLY_OUTCOME.stale, 'stale'],
+]);
+
+/** Lua: the outcome characters by name, from {@link APPLY_OUTCOME}. */
+const OUTCOMES_LUA = `local ENTERED, LEFT, UPDATED, UNCHANGED, STALE, REPEATED = ${[
+  APPLY_OUTCOME.entered,
+  APPLY_OUTCOME.left,
+  APPLY_OUTCOME.updated,
+  APPLY_OUTCOME.unchanged,
+  APPLY_OUTCOME.stale,
+  APPLY_OUTCOME.repeated,
+]
+  .map((code) => `'${code}'`)
+  .join(', ')}`;
 
 /**
  * Applies one batch as a last-writer-wins register per user, tombstones included, and says what it
  * did to each user. One script, so a batch is all or nothing and no other batch interleaves.
  *
  * Every write is one bulk command per key (HSET of the registers, ZADD and ZREM of the members and
- * of the user-cohorts index): a command per user cost ~3 µs each inside Redis, twice an element of
- * a bulk command. The `#!lua` line (Redis 7) makes Redis refuse the whole script up front when it
+ * of the user-cohorts index): inside Redis a command per user costs more than an element of a bulk
+ * command. The `#!lua` line (Redis 7) makes Redis refuse the whole script up front when it
  * is out of memory, rather than fail at its first write with part of the batch applied.
  *
  * KEYS[1] registers hash of the cohort, KEYS[2] members zset of the cohort, KEYS[3] cohort hash,
@@ -35,14 +65,14 @@ export const APPLY_OUTCOME = {
  *   (decimal text), ARGV[5] message id, ARGV[6] restate ('1' | '0'), ARGV[7] n = number of users,
  *   then ARGV[8 .. 7+n] the user ids and ARGV[8+n .. 7+2n] their properties JSON ('' for none).
  * Result: { outcomes, stale... }. outcomes is a string of n characters, one per listed user in
- *   batch order (see APPLY_OUTCOME). With restate, stale... is, per 'S' in order, the register that
+ *   batch order (see APPLY_OUTCOME). With restate, stale... is, per STALE in order, the register that
  *   held: in_cohort ('1' | '0'), computed time (decimal text), message id, properties JSON ('' none).
  */
-export const applyBatchScript: RedisScript = {
-  name: 'cohortStoreApplyBatch',
+export const applyBatchScript = redisScript({
+  name: 'store-apply-batch',
   numberOfKeys: 5,
-  readOnly: false,
   lua: `#!lua
+${OUTCOMES_LUA}
 ${CHUNK_LUA}
 ${PARSE_REGISTER_LUA}
 ${FORMAT_REGISTER_HEAD_LUA}
@@ -76,14 +106,14 @@ end
 
 -- What writing this batch over a stored register does: write it?, outcome, the parsed stored register.
 local function resolveWrite(stored, properties)
-  if not stored then return true, inCohort and 'E' or 'W' end
+  if not stored then return true, inCohort and ENTERED or UNCHANGED end
   local storedIn, storedTime, storedMessageId, storedProperties = parseRegister(stored)
   if not isNewer(tonumber(storedTime), storedMessageId) then
-    return false, 'S', { storedIn, storedTime, storedMessageId, storedProperties }
+    return false, STALE, { storedIn, storedTime, storedMessageId, storedProperties }
   end
-  if storedIn == '0' then return true, inCohort and 'E' or 'W' end
-  if not inCohort then return true, 'L' end
-  return true, storedProperties == properties and 'W' or 'U'
+  if storedIn == '0' then return true, inCohort and ENTERED or UNCHANGED end
+  if not inCohort then return true, LEFT end
+  return true, storedProperties == properties and UNCHANGED or UPDATED
 end
 
 local function callInChunks(command, key, arguments)
@@ -102,7 +132,7 @@ for chunkStart = 0, userCount - 1, CHUNK do
   local stored = redis.call('HMGET', registersKey, unpack(ARGV, firstUser + chunkStart, firstUser + chunkEnd))
   for index = chunkStart, chunkEnd do
     local userId = ARGV[firstUser + index]
-    local outcome = '.'
+    local outcome = REPEATED
     if not seen[userId] then
       seen[userId] = true
       local properties = ARGV[firstProperties + index]
@@ -114,12 +144,12 @@ for chunkStart = 0, userCount - 1, CHUNK do
       if write then
         registerWrites[#registerWrites + 1] = userId
         registerWrites[#registerWrites + 1] = head .. properties
-        if outcome == 'E' then
+        if outcome == ENTERED then
           entered[#entered + 1] = 0
           entered[#entered + 1] = userId
           indexEntered[#indexEntered + 1] = 0
           indexEntered[#indexEntered + 1] = userCohortsMember(userId, cohortId)
-        elseif outcome == 'L' then
+        elseif outcome == LEFT then
           left[#left + 1] = userId
           indexLeft[#indexLeft + 1] = userCohortsMember(userId, cohortId)
         end
@@ -145,4 +175,4 @@ redis.call('ZADD', cohortsKey, 0, cohortId)
 result[1] = table.concat(outcomes)
 return result
 `,
-};
+});

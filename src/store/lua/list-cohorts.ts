@@ -1,5 +1,5 @@
 /** @module Lua: every cohort's summary (name, member count, last update) in one round trip. */
-import type { RedisScript } from './script.ts';
+import { readOnlyScript } from './read-only-script.ts';
 
 /**
  * Lists every cohort in byte order of its id, with its member count (ZCARD: O(1) per cohort).
@@ -8,12 +8,10 @@ import type { RedisScript } from './script.ts';
  * ARGV[1] cohort hash key prefix, ARGV[2] members zset key prefix (each completed with a cohort id).
  * Result: flat list, per cohort: cohort id, name, updated_at (decimal text), members (integer).
  */
-export const listCohortsScript: RedisScript = {
-  name: 'cohortStoreListCohorts',
-  numberOfKeys: 1,
-  readOnly: true,
-  lua: `#!lua flags=no-writes
-local result = {}
+export const listCohortsScript = readOnlyScript(
+  'store-list-cohorts',
+  1,
+  `local result = {}
 for _, cohortId in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local cohort = redis.call('HMGET', ARGV[1] .. cohortId, 'name', 'updated_at')
   result[#result + 1] = cohortId
@@ -23,4 +21,4 @@ for _, cohortId in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return result
 `,
-};
+);

@@ -1,6 +1,6 @@
 /** @module Lua: one page of a cohort's members, with each member's since and properties. */
+import { readOnlyScript } from './read-only-script.ts';
 import { CHUNK_LUA, PARSE_REGISTER_LUA } from './register-format.ts';
-import type { RedisScript } from './script.ts';
 
 /**
  * Reads up to `count` members after a cursor, in byte order, and their registers, in one round
@@ -12,12 +12,10 @@ import type { RedisScript } from './script.ts';
  * Result: flat list, per member: user id, since (computed time, decimal text), properties JSON
  *   ('' for none).
  */
-export const listMembersScript: RedisScript = {
-  name: 'cohortStoreListMembers',
-  numberOfKeys: 2,
-  readOnly: true,
-  lua: `#!lua flags=no-writes
-${CHUNK_LUA}
+export const listMembersScript = readOnlyScript(
+  'store-list-members',
+  2,
+  `${CHUNK_LUA}
 ${PARSE_REGISTER_LUA}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])
 local result = {}
@@ -32,4 +30,4 @@ for first = 1, #ids, CHUNK do
 end
 return result
 `,
-};
+);

@@ -1,6 +1,6 @@
 /** @module Lua: the cohorts one user is in now, with each cohort's current name and the user's since. */
+import { readOnlyScript } from './read-only-script.ts';
 import { PARSE_REGISTER_LUA, USER_COHORTS_MEMBER_LUA } from './register-format.ts';
-import type { RedisScript } from './script.ts';
 
 /**
  * Reads the user's range of the user-cohorts index (cohort ids in byte order), then each cohort's
@@ -11,12 +11,10 @@ import type { RedisScript } from './script.ts';
  *   with a cohort id).
  * Result: flat list, per cohort in cohort id order: cohort id, name, since (decimal text).
  */
-export const userCohortsScript: RedisScript = {
-  name: 'cohortStoreUserCohorts',
-  numberOfKeys: 1,
-  readOnly: true,
-  lua: `#!lua flags=no-writes
-${PARSE_REGISTER_LUA}
+export const userCohortsScript = readOnlyScript(
+  'store-user-cohorts',
+  1,
+  `${PARSE_REGISTER_LUA}
 ${USER_COHORTS_MEMBER_LUA}
 local userId = ARGV[1]
 local prefix = userCohortsPrefix(userId)
@@ -31,4 +29,4 @@ for _, entry in ipairs(entries) do
 end
 return result
 `,
-};
+);

@@ -2,8 +2,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startWalCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
+import { startWalCheckpointer } from '../../src/sqlite/checkpointer.ts';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
 let dir: TempDir;

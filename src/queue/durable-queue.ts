@@ -1,0 +1,68 @@
+/**
+ * @module A durable queue (SQLite, Redis) as a producing side and a consuming side put together:
+ * what the Queue port adds on top of them (refusing while shutting down, draining) is written here once.
+ */
+import type { CohortBatch } from '../batch.ts';
+import { UnavailableError } from '../errors.ts';
+import { waitUntil } from './delivery.ts';
+import type { AcceptOutcome, BatchHandler, BatchSource, Queue, QueueStats } from './queue.ts';
+
+export interface QueueProducer {
+  accept(batch: CohortBatch, source: BatchSource | undefined): Promise<AcceptOutcome>;
+  requeue(batch: CohortBatch): Promise<void>;
+  /** True when the backend holds no batch, in a consumer's hands or not. */
+  isEmpty(): Promise<boolean>;
+  stats(): Promise<QueueStats>;
+  /** Resolves when the backend answers; throws saying why not. */
+  check(): Promise<void>;
+  close(): void;
+}
+
+export interface QueueConsumer {
+  /** Starts the delivery loop; a second call only swaps the handler. */
+  start(handler: BatchHandler): void;
+  /** Takes no more batches; the ones in hand are still delivered. */
+  stopReading(): void;
+  /** True once the loop ended (or never started): nothing in hand, nothing more taken. */
+  hasStopped(): boolean;
+  /** True when no batch taken from the backend waits for its handler. */
+  holdsNothing(): boolean;
+  /** Stops at once; a handler still running is not waited for. */
+  close(): void;
+}
+
+export function composeQueue(
+  producer: QueueProducer,
+  consumer: QueueConsumer,
+): Queue & { requeue: QueueProducer['requeue'] } {
+  let accepting = true;
+  return {
+    async accept(batch, source) {
+      if (!accepting) throw new UnavailableError('shutting_down');
+      return producer.accept(batch, source);
+    },
+    requeue: producer.requeue,
+    consume: consumer.start,
+    stopAccepting() {
+      accepting = false;
+    },
+    async drain(timeoutMs) {
+      if (!accepting) {
+        // Shutting down: finish what this process holds; the rest is safe in the backend.
+        consumer.stopReading();
+        return waitUntil(consumer.hasStopped, timeoutMs);
+      }
+      return waitUntil(async () => consumer.holdsNothing() && (await producer.isEmpty()), timeoutMs);
+    },
+    stats: producer.stats,
+    async check() {
+      if (!accepting) throw new Error('shutting down');
+      await producer.check();
+    },
+    async close() {
+      accepting = false;
+      producer.close();
+      consumer.close();
+    },
+  };
+}
