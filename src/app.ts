@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { errorResponder } from './http/errors.ts';
+import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { readApi } from './http/read-api.ts';
 import { requestLog } from './http/request-log.ts';
 import { requireAuth } from './http/require-auth.ts';
@@ -35,7 +36,12 @@ export function createApp(deps: AppDeps) {
   app.onError(errorResponder(deps));
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
 
-  if (deps.receiveWebhooks !== false) app.post(deps.webhookPath, auth, webhookHandler(deps));
+  if (deps.receiveWebhooks !== false) {
+    app.post(deps.webhookPath, auth, webhookHandler(deps));
+    // Registered after the POST route, so it sees every other method: a GET or a probe on the
+    // webhook URL learns what to send instead of a 404 that reads as a wrong URL.
+    app.all(deps.webhookPath, methodNotAllowed(['POST']));
+  }
 
   // Probes stay open: orchestrators and load balancers probe without the shared secret, and the
   // answers reveal nothing but liveness and a reason.

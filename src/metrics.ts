@@ -1,6 +1,11 @@
 /** @module The Prometheus series the receiver exports (DESIGN.md section 3), on a registry of its own. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { UnavailableError } from './errors.ts';
+import { clientErrorReasons } from './http/connection-guard.ts';
+import { rejectionReasons } from './http/decode-body.ts';
+import { letterKinds } from './letters/letters.ts';
 import type { QueueStats } from './queue/queue.ts';
+import type { MembershipChange } from './store/store.ts';
 
 const prefix = 'cohort_receiver_';
 
@@ -50,7 +55,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       },
     });
 
-  return {
+  const metrics = {
     registry,
     requests: new Counter({
       name: `${prefix}http_requests_total`,
@@ -100,7 +105,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     }),
     deadLetters: new Counter({
       name: `${prefix}dead_letters_total`,
-      help: 'Bodies set aside: rejected (quarantined 400/422 bodies) or failed (batches that never applied)',
+      help: 'Bodies set aside: rejected (quarantined 400/422 bodies), failed (batches that never applied) or sink (changes a sink refused)',
       labelNames: ['kind'] as const,
       ...on,
     }),
@@ -122,6 +127,34 @@ export function createMetrics(options: MetricsOptions = {}) {
       (stats) => stats.oldestAgeSeconds,
     ),
   };
+  zeroEveryLabel(metrics);
+  return metrics;
+}
+
+// Exhaustive by type: a reason added to UnavailableError or a change kind fails to compile here.
+const unavailableReasons = Object.keys({
+  queue_full: 0,
+  backend_unavailable: 0,
+  shutting_down: 0,
+} satisfies Record<UnavailableError['reason'], 0>);
+const changeKinds = Object.keys({ entered: 0, left: 0, updated: 0 } satisfies Record<
+  MembershipChange['kind'],
+  0
+>);
+
+/**
+ * Starts every labelled counter at 0 for each label value it can take: a series that appears only
+ * with its first event hides that event from `rate()` and `increase()`, so the alerts in
+ * ops/alerts.yml would miss the first dead letter or 503 (and all of them, after a restart).
+ */
+function zeroEveryLabel(metrics: Omit<Metrics, 'registry'>): void {
+  for (const outcome of ['accepted', 'duplicate'] as const) metrics.batches.inc({ outcome, reason: '' }, 0);
+  for (const reason of rejectionReasons) metrics.batches.inc({ outcome: 'rejected', reason }, 0);
+  for (const reason of unavailableReasons) metrics.batches.inc({ outcome: 'unavailable', reason }, 0);
+  for (const direction of ['in', 'out']) metrics.users.inc({ direction }, 0);
+  for (const kind of changeKinds) metrics.changes.inc({ kind }, 0);
+  for (const kind of letterKinds) metrics.deadLetters.inc({ kind }, 0);
+  for (const reason of clientErrorReasons) metrics.clientErrors.inc({ reason }, 0);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -3,7 +3,8 @@
  * mode (the letters live where the queue does: Redis for QUEUE=redis, else the SQLite file).
  * Pure of the environment: the entry file (`dlq.ts`) gives it the parts and a place to print.
  */
-import type { Letter, LetterKind } from '../letters/letters.ts';
+import { writeFile } from 'node:fs/promises';
+import { type Letter, type LetterKind, letterBytes, letterKinds } from '../letters/letters.ts';
 import { type ReplayDeps, type ReplayOutcome, replayed, replayLetter } from '../letters/replay.ts';
 import type { Parts } from '../parts.ts';
 
@@ -11,7 +12,8 @@ export const dlqUsage = `Usage: npm run dlq -- <command> [id] [options]
 
 Commands
   list [--kind K] [--limit N]     letters, newest first (default limit 50)
-  show <id>                       one letter, with its whole body
+  show <id>                       one letter, with its whole body (base64 when it is not UTF-8)
+  download <id> [--out FILE]      the body's exact bytes, to FILE or to standard output
   replay <id> | --all [--kind K]  replay and drop it (kept if it cannot be replayed):
                                     failed   -> back to the workers (QUEUE=memory: applied to the store)
                                     rejected -> parsed again and accepted if it now passes
@@ -19,13 +21,13 @@ Commands
   drop <id> | --all [--kind K]    delete it
 Kinds: rejected (quarantined 400/422 bodies), failed (batches never applied), sink (changes a sink refused)`;
 
-const letterKinds: LetterKind[] = ['rejected', 'failed', 'sink'];
-
 export interface DlqDeps extends Omit<ReplayDeps, 'queue' | 'store'> {
   parts: Pick<Parts, 'queue' | 'store' | 'deadLetters'>;
   /** Why replaying cannot work in this configuration (QUEUE=memory with STORE=memory), if it cannot. */
   replayBlocked?: string | undefined;
   print: (line: string) => void;
+  /** Where `download` without --out writes the bytes: standard output, unchanged. */
+  writeBytes?: (bytes: Buffer) => void;
 }
 
 interface Arguments {
@@ -34,6 +36,7 @@ interface Arguments {
   kind: LetterKind | undefined;
   all: boolean;
   limit: number;
+  out: string | undefined;
 }
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 failed, 2 usage). */
@@ -60,6 +63,22 @@ export async function runDlq(argv: string[], deps: DlqDeps): Promise<number> {
       const letter = args.id === undefined ? undefined : await deadLetters.get(args.id);
       if (letter === undefined) return notFound(args.id, deps);
       deps.print(JSON.stringify(letter, null, 2));
+      return 0;
+    }
+    case 'download': {
+      const letter = args.id === undefined ? undefined : await deadLetters.get(args.id);
+      if (letter === undefined) return notFound(args.id, deps);
+      const bytes = letterBytes(letter);
+      if (args.out !== undefined) {
+        await writeFile(args.out, bytes);
+        deps.print(
+          `${bytes.length} bytes written to ${args.out}${letter.truncated ? ' (truncated when kept)' : ''}`,
+        );
+      } else if (deps.writeBytes) deps.writeBytes(bytes);
+      else {
+        deps.print('pass --out FILE');
+        return 2;
+      }
       return 0;
     }
     case 'replay': {
@@ -116,7 +135,14 @@ function notFound(id: string | undefined, deps: DlqDeps) {
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { command: undefined, id: undefined, kind: undefined, all: false, limit: 50 };
+  const args: Arguments = {
+    command: undefined,
+    id: undefined,
+    kind: undefined,
+    all: false,
+    limit: 50,
+    out: undefined,
+  };
   for (let index = 0; index < argv.length; index += 1) {
     const value = argv[index] as string;
     if (value === '--all') args.all = true;
@@ -131,6 +157,9 @@ function parseArguments(argv: string[]): Arguments {
       if (!Number.isInteger(args.limit) || args.limit < 1) {
         throw new Error(`Expected --limit to be a positive integer, got \`${argv[index]}\``);
       }
+    } else if (value === '--out') {
+      args.out = argv[++index];
+      if (!args.out) throw new Error('Expected --out to name a file');
     } else if (value.startsWith('--')) throw new Error(`unknown option ${value}`);
     else if (args.command === undefined) args.command = value;
     else if (args.id === undefined) args.id = value;
@@ -142,7 +171,8 @@ function parseArguments(argv: string[]): Arguments {
 
 function summary(letter: Letter): string {
   const reason = letter.reason.length > 100 ? `${letter.reason.slice(0, 99)}…` : letter.reason;
-  const size = `${Buffer.byteLength(letter.body)} B${letter.truncated ? ' (truncated)' : ''}`;
+  const encoding = letter.encoding === 'base64' ? ', not UTF-8' : '';
+  const size = `${letterBytes(letter).length} B${encoding}${letter.truncated ? ' (truncated)' : ''}`;
   const created = new Date(letter.createdAt).toISOString();
   return [letter.id, letter.kind, created, letter.messageId ?? '-', size, reason].join('  ');
 }

@@ -9,6 +9,7 @@ import { createParts } from '../parts.ts';
 import { createBatchParser } from '../payload/parse-batch.ts';
 import { createSinks } from '../sinks/registry.ts';
 import { runDlq } from './dlq-command.ts';
+import { letterSource } from './letter-source.ts';
 
 async function main(): Promise<number> {
   let config: ReturnType<typeof loadConfig>;
@@ -19,7 +20,8 @@ async function main(): Promise<number> {
     console.error(error.message);
     return 2;
   }
-  // Logs go to stderr so the command's own output stays clean to pipe.
+  // Stderr, like the logs, so the command's own output stays clean to pipe.
+  console.error(letterSource(config));
   const logger = pino(
     { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
     pino.destination(2),
@@ -40,6 +42,7 @@ async function main(): Promise<number> {
           ? 'QUEUE=memory with STORE=memory: the receiver holds both in its own memory, out of reach'
           : undefined,
       print: (line) => console.log(line),
+      writeBytes: (bytes) => process.stdout.write(bytes),
     });
   } finally {
     await parts.close();

@@ -19,12 +19,14 @@ export interface ConnectionLimits {
 }
 
 /** Why a connection was refused or cut before a route answered; the label of the metric. */
-export type ClientErrorReason =
-  | 'request_timeout'
-  | 'headers_too_large'
-  | 'bad_request'
-  | 'max_connections'
-  | 'reset';
+export const clientErrorReasons = [
+  'request_timeout',
+  'headers_too_large',
+  'bad_request',
+  'max_connections',
+  'reset',
+] as const;
+export type ClientErrorReason = (typeof clientErrorReasons)[number];
 
 /**
  * The options only `http.createServer` takes. Node checks the header and request timeouts on an

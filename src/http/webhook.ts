@@ -2,21 +2,19 @@
  * @module POST {WEBHOOK_PATH}: the ack path. Read, decode, validate, accept once, answer.
  * No store I/O and no per-user work beyond validation happen here: Amplitude waits 1-2 s at most.
  */
-import { isUtf8 } from 'node:buffer';
 import type { Handler } from 'hono';
 import type { Logger } from 'pino';
-import type { CohortBatch } from '../batch.ts';
-import { InvalidJsonError, PayloadError, UnavailableError } from '../errors.ts';
-import type { DeadLetters } from '../letters/letters.ts';
-import { truncateBody } from '../letters/letters.ts';
+import { UnavailableError } from '../errors.ts';
+import { type DeadLetters, keptBody } from '../letters/letters.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { AppEnv } from './app-env.ts';
+import { type BatchDecoder, decodeBatch, rejectionOf } from './decode-body.ts';
 import { readBody } from './read-body.ts';
 
 export interface WebhookDeps {
   queue: Queue;
-  parseBatch: (json: unknown, rawBody: string, receivedAtMs: number) => CohortBatch;
+  parseBatch: BatchDecoder;
   deadLetters: DeadLetters;
   metrics: Metrics;
   logger: Logger;
@@ -53,31 +51,20 @@ export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
   };
 }
 
-/** Turns bytes into a batch, or keeps the body in the quarantine with its reason and rethrows. */
+/** Turns bytes into a batch, or quarantines the body's exact bytes with the reason and rethrows. */
 async function decodeOrQuarantine(raw: Buffer, deps: WebhookDeps, fields: Record<string, unknown>) {
-  const text = raw.toString('utf8');
+  const receivedAtMs = Date.now();
   try {
-    if (!isUtf8(raw)) throw new InvalidJsonError('body is not valid UTF-8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw new InvalidJsonError((error as Error).message);
-    }
-    const receivedAtMs = Date.now();
-    return { batch: deps.parseBatch(json, text, receivedAtMs), source: { rawBody: text, receivedAtMs } };
+    const { batch, text } = decodeBatch(raw, deps.parseBatch, receivedAtMs);
+    return { batch, source: { rawBody: text, receivedAtMs } };
   } catch (error) {
-    if (error instanceof InvalidJsonError || error instanceof PayloadError) {
-      const reason = error instanceof InvalidJsonError ? 'invalid_json' : 'invalid_payload';
-      fields.reason = reason;
-      fields.detail = error.message.slice(0, 500);
-      deps.metrics.batches.inc({ outcome: 'rejected', reason });
+    const rejection = rejectionOf(error);
+    if (rejection) {
+      fields.reason = rejection.reason;
+      fields.detail = (error as Error).message.slice(0, 500);
+      deps.metrics.batches.inc({ outcome: 'rejected', reason: rejection.reason });
       try {
-        await deps.deadLetters.add({
-          kind: 'rejected',
-          reason: `${reason}: ${error.message}`,
-          ...truncateBody(text),
-        });
+        await deps.deadLetters.add({ kind: 'rejected', reason: rejection.summary, ...keptBody(raw) });
         deps.metrics.deadLetters.inc({ kind: 'rejected' });
       } catch (quarantineError) {
         // The sender still deserves its 400/422; losing a copy of a bad body is only logged.

@@ -6,7 +6,18 @@
  * take (`src/sinks/dispatcher.ts`); `replaySinkLetter` in `src/sinks/replay.ts` sends them again.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 export type LetterKind = 'rejected' | 'failed' | 'sink';
+
+/** Every kind, for code that must cover them all (listing, the zeroed metric series). */
+export const letterKinds: readonly LetterKind[] = ['rejected', 'failed', 'sink'];
+
+/**
+ * How a letter's `body` holds its bytes: `utf8`, the text itself, or `base64`, for a body that is
+ * not valid UTF-8 and would be changed by any text column (each bad byte turned into U+FFFD).
+ */
+export type BodyEncoding = 'utf8' | 'base64';
 
 export interface NewLetter {
   kind: LetterKind;
@@ -14,14 +25,18 @@ export interface NewLetter {
   reason: string;
   /** The raw body (rejected, possibly truncated) or the normalised batch as JSON (failed). */
   body: string;
+  /** @default 'utf8' */
+  encoding?: BodyEncoding;
   /** True when `body` was cut to the size limit. */
   truncated?: boolean;
   messageId?: string;
 }
 
-export interface Letter extends Required<Omit<NewLetter, 'messageId'>> {
+export interface Letter extends Required<Omit<NewLetter, 'messageId' | 'encoding'>> {
   id: string;
   messageId: string | null;
+  /** Every backend sets it; a letter built by hand without it is text. */
+  encoding?: BodyEncoding;
   /** Epoch ms. */
   createdAt: number;
 }
@@ -45,5 +60,33 @@ export function truncateBody(body: string): { body: string; truncated: boolean }
   if (body.length <= maxKeptBodyBytes / 4 || Buffer.byteLength(body) <= maxKeptBodyBytes) {
     return { body, truncated: false };
   }
-  return { body: Buffer.from(body).subarray(0, maxKeptBodyBytes).toString('utf8'), truncated: true };
+  const bytes = Buffer.from(body);
+  return {
+    body: bytes.subarray(0, characterBoundary(bytes, maxKeptBodyBytes)).toString('utf8'),
+    truncated: true,
+  };
+}
+
+/**
+ * The fields of a letter that keep `raw` exactly: as text when it is UTF-8 (readable in `dlq
+ * list` and `show`), else base64, so a replay or a download gives back the bytes that were sent.
+ */
+export function keptBody(raw: Buffer): Required<Pick<NewLetter, 'body' | 'encoding' | 'truncated'>> {
+  if (isUtf8(raw)) return { ...truncateBody(raw.toString('utf8')), encoding: 'utf8' };
+  const truncated = raw.length > maxKeptBodyBytes;
+  const kept = truncated ? raw.subarray(0, maxKeptBodyBytes) : raw;
+  return { body: kept.toString('base64'), encoding: 'base64', truncated };
+}
+
+/** The bytes a letter holds, decoded from its encoding. */
+export function letterBytes(letter: Pick<Letter, 'body' | 'encoding'>): Buffer {
+  return Buffer.from(letter.body, letter.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/** The largest cut at or below `limit` that does not split a UTF-8 sequence of `bytes`. */
+function characterBoundary(bytes: Buffer, limit: number): number {
+  let cut = limit;
+  // A continuation byte (10xxxxxx) at the cut belongs to the character before it.
+  while (cut > 0 && ((bytes[cut] as number) & 0xc0) === 0x80) cut -= 1;
+  return cut;
 }

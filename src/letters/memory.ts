@@ -11,6 +11,7 @@ export function createMemoryDeadLetters(options: { maxPerKind: number }): DeadLe
         kind: letter.kind,
         reason: letter.reason,
         body: letter.body,
+        encoding: letter.encoding ?? 'utf8',
         truncated: letter.truncated ?? false,
         messageId: letter.messageId ?? null,
         createdAt: Date.now(),

@@ -5,9 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { deadLetterKeys } from '../queue/redis-keys.ts';
-import type { DeadLetters, Letter, LetterKind } from './letters.ts';
-
-const kinds: LetterKind[] = ['rejected', 'failed', 'sink'];
+import { type DeadLetters, letterKinds as kinds, type Letter, type LetterKind } from './letters.ts';
 
 /** The caller owns `redis` (a request-path connection) and closes it. */
 export function createRedisDeadLetters(
@@ -33,6 +31,8 @@ export function createRedisDeadLetters(
       kind,
       reason: field.reason ?? '',
       body: field.body ?? '',
+      // Entries written before the field existed are text.
+      encoding: field.encoding === 'base64' ? 'base64' : 'utf8',
       truncated: field.truncated === '1',
       messageId: field.message_id || null,
       createdAt: Number(entryId.split('-')[0]),
@@ -51,6 +51,8 @@ export function createRedisDeadLetters(
         letter.reason,
         'body',
         letter.body,
+        'encoding',
+        letter.encoding ?? 'utf8',
         'truncated',
         letter.truncated ? '1' : '0',
         'message_id',

@@ -13,12 +13,12 @@
  */
 import { z } from 'zod';
 import type { CohortBatch } from '../batch.ts';
-import { PayloadError } from '../errors.ts';
+import { decodeBatch, rejectionOf } from '../http/decode-body.ts';
 import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
 import { type ReplaySinkLetterDeps, replaySinkLetter } from '../sinks/replay.ts';
 import type { MembershipStore } from '../store/store.ts';
-import type { Letter } from './letters.ts';
+import { type Letter, letterBytes } from './letters.ts';
 
 export interface ReplayDeps {
   queue: Queue;
@@ -70,17 +70,18 @@ export async function replayLetter(letter: Letter, deps: ReplayDeps): Promise<Re
     if (!parsed.success) return { status: 'not_replayable', detail: 'the body is not a stored batch' };
     return handBack(parsed.data as CohortBatch, deps);
   }
-  let batch: CohortBatch;
+  let decoded: ReturnType<typeof decodeBatch>;
   try {
-    // The receive time is the letter's: the per-user flag list takes its computed_time from it.
-    batch = deps.parseBatch(JSON.parse(letter.body), letter.body, letter.createdAt);
+    // The letter's exact bytes, through the webhook's own steps; the receive time is the letter's:
+    // the per-user flag list takes its computed_time from it.
+    decoded = decodeBatch(letterBytes(letter), deps.parseBatch, letter.createdAt);
   } catch (error) {
-    const detail =
-      error instanceof PayloadError || error instanceof SyntaxError ? error.message : String(error);
-    return { status: 'still_rejected', detail };
+    // Worded as the letter's reason is, so an operator sees whether it fails for the same cause.
+    return { status: 'still_rejected', detail: rejectionOf(error)?.summary ?? String(error) };
   }
+  const { batch, text } = decoded;
   if (deps.queue.requeue === undefined) return applyDirectly(batch, deps);
-  const outcome = await deps.queue.accept(batch, { rawBody: letter.body, receivedAtMs: letter.createdAt });
+  const outcome = await deps.queue.accept(batch, { rawBody: text, receivedAtMs: letter.createdAt });
   return { status: outcome, messageId: batch.messageId };
 }
 

@@ -1,12 +1,13 @@
 /** @module DeadLetters in a table of the SQLite file: survives restarts, readable by `npm run dlq`. */
 import type { Database } from 'better-sqlite3';
-import type { DeadLetters, Letter } from './letters.ts';
+import type { BodyEncoding, DeadLetters, Letter } from './letters.ts';
 
 interface Row {
   id: number;
   kind: Letter['kind'];
   reason: string;
   body: string;
+  encoding: BodyEncoding;
   truncated: number;
   message_id: string | null;
   created_at: number;
@@ -17,6 +18,7 @@ const toLetter = (row: Row): Letter => ({
   kind: row.kind,
   reason: row.reason,
   body: row.body,
+  encoding: row.encoding,
   truncated: row.truncated === 1,
   messageId: row.message_id,
   createdAt: row.created_at,
@@ -29,13 +31,15 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     kind TEXT NOT NULL,
     reason TEXT NOT NULL,
     body TEXT NOT NULL,
+    encoding TEXT NOT NULL DEFAULT 'utf8',
     truncated INTEGER NOT NULL,
     message_id TEXT,
     created_at INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters (kind, id)`);
+  addEncodingColumn(db);
   const insert = db.prepare(
-    'INSERT INTO dead_letters (kind, reason, body, truncated, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO dead_letters (kind, reason, body, encoding, truncated, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   // Keeps the newest maxPerKind of a kind: one indexed delete per insert.
   const trim = db.prepare(
@@ -52,6 +56,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
       letter.kind,
       letter.reason,
       letter.body,
+      letter.encoding ?? 'utf8',
       letter.truncated ? 1 : 0,
       letter.messageId ?? null,
       Date.now(),
@@ -76,4 +81,14 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     },
     async close() {},
   };
+}
+
+/** A file made before bodies kept their encoding gets the column; its rows were all text. */
+function addEncodingColumn(db: Database): void {
+  // Immediate: a receiver and `npm run dlq` opening the same old file cannot both add it.
+  db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(dead_letters)').all();
+    if (columns.some((column) => column.name === 'encoding')) return;
+    db.exec("ALTER TABLE dead_letters ADD COLUMN encoding TEXT NOT NULL DEFAULT 'utf8'");
+  }).immediate();
 }

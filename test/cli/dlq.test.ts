@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDlq } from '../../src/cli/dlq-command.ts';
@@ -11,8 +9,8 @@ import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
+import { runDlqCli } from './run-dlq.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: TempDir;
 const opened: Parts[] = [];
 beforeEach(async () => {
@@ -128,13 +126,13 @@ describeWithService(await probeRedis(), 'npm run dlq, QUEUE=redis', () => {
     const batch = await addLetters(parts);
     const [failed] = await parts.deadLetters.list({ kind: 'failed' });
 
-    const listed = await runCli(['list', '--kind', 'failed'], {
+    const listed = await runDlqCli(['list', '--kind', 'failed'], {
       ...env,
       SQLITE_PATH: join(dir.path, 'cli.db'),
     });
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(failed?.id);
-    const replayedOne = await runCli(['replay', failed?.id ?? ''], {
+    const replayedOne = await runDlqCli(['replay', failed?.id ?? ''], {
       ...env,
       SQLITE_PATH: join(dir.path, 'cli.db'),
     });
@@ -150,16 +148,31 @@ describeWithService(await probeRedis(), 'npm run dlq, QUEUE=redis', () => {
   });
 });
 
-function runCli(argv: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dlq.ts', ...argv], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', ...env },
+describeWithService(await probeRedis(), 'npm run dlq, where it reads', () => {
+  it('says first, on stderr, which backend and KEY_PREFIX it reads, without credentials', async () => {
+    const keyPrefix = randomKeyPrefix('test-dlq-source');
+    const sqlitePath = join(dir.path, 'cohorts.db');
+    const base = { SQLITE_PATH: sqlitePath, SINKS: 'none' };
+    const withCredentials = redisUrl.replace('redis://', 'redis://operator:s3cret@');
+    const [sqlite, memory, redis, credentialed] = await Promise.all([
+      runDlqCli(['list'], { ...base, QUEUE: 'sqlite' }),
+      runDlqCli(['list'], { ...base, QUEUE: 'memory' }),
+      runDlqCli(['list'], { ...base, QUEUE: 'redis', REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix }),
+      runDlqCli(['list'], {
+        ...base,
+        QUEUE: 'redis',
+        REDIS_URL: `${withCredentials}/0?password=s3cret`,
+        KEY_PREFIX: keyPrefix,
+      }),
+    ]);
+    const firstLine = (run: { stderr: string }) => run.stderr.split('\n')[0];
+    expect(firstLine(sqlite)).toBe(`reading dead letters from SQLite ${sqlitePath} (QUEUE=sqlite)`);
+    expect(firstLine(memory)).toBe(`reading dead letters from SQLite ${sqlitePath} (QUEUE=memory)`);
+    expect(firstLine(redis)).toBe(`reading dead letters from Redis ${redisUrl} (KEY_PREFIX=${keyPrefix})`);
+    expect(firstLine(credentialed)).toBe(
+      `reading dead letters from Redis ${redisUrl.replace(/\/$/, '')}/0 (KEY_PREFIX=${keyPrefix})`,
+    );
+    for (const run of [sqlite, memory, redis]) expect(run).toMatchObject({ code: 0, stdout: 'no letters\n' });
+    await deleteKeysUnder(redisUrl, keyPrefix);
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-}
+});

@@ -1,15 +1,25 @@
 /**
- * Observability that matches the code: every series the README names is exported and every
- * `cohort_receiver_*` series exported is in the README with a meaning; every metric in
- * `ops/alerts.yml` is one a real receiver exports (scraped after traffic, so histograms have series).
+ * Observability that matches the code: every series the docs name is exported and every
+ * `cohort_receiver_*` series exported is in docs/operations.md's metrics table with a meaning; every
+ * configuration variable is in the README; every metric in `ops/alerts.yml` is one a real receiver
+ * exports (scraped after traffic, so histograms have series).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { alertsYaml as alerts, expressions, metricNames } from '../ops/alert-rules.ts';
 import { amplitudeBody, startTestReceiver, type TestReceiver } from './receiver.ts';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const alerts = readFileSync(new URL('../../ops/alerts.yml', import.meta.url), 'utf8');
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const readme = read('README.md');
+const operations = read('docs/operations.md');
+/** The README and every page of docs/: wherever a series is named, it must exist. */
+const allDocs = [
+  readme,
+  ...readdirSync(new URL('../../docs/', import.meta.url))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => read(`docs/${name}`)),
+].join('\n');
 
 let receiver: TestReceiver;
 /** Every name a scrape shows: families (`# TYPE`) and sample names (`_bucket`, `_sum`, `_count`…). */
@@ -37,73 +47,21 @@ afterAll(async () => {
   await receiver?.stop();
 });
 
-/** Metric names in a PromQL expression: identifiers that are not functions, keywords or labels. */
-function metricNames(expression: string): string[] {
-  const keywords = new Set([
-    'by',
-    'without',
-    'on',
-    'ignoring',
-    'group_left',
-    'group_right',
-    'bool',
-    'and',
-    'or',
-  ]);
-  const stripped = expression
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""') // strings
-    .replace(/\{[^}]*\}/g, '') // label matchers
-    .replace(/\[[^\]]*\]/g, '') // range selectors
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ''); // label lists
-  const names: string[] = [];
-  for (const match of stripped.matchAll(/(?<![\w.])[a-zA-Z_:][a-zA-Z0-9_:]*(?=\s*(\()?)/g)) {
-    const isFunctionCall = match[1] !== undefined;
-    if (!isFunctionCall && !keywords.has(match[0]) && !/^(?:unless|offset|inf|nan)$/i.test(match[0])) {
-      names.push(match[0]);
-    }
-  }
-  return names;
-}
+describe('metrics and the docs', () => {
+  const seriesNamed = (text: string) =>
+    [...text.matchAll(/`((?:cohort_receiver|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1] ?? '');
+  const documented = seriesNamed(allDocs);
 
-/** The `expr:` of each rule, single-line or folded (`>-` / `|`) block. */
-function expressions(yaml: string): { alert: string; expr: string }[] {
-  const rules: { alert: string; expr: string }[] = [];
-  const lines = yaml.split('\n');
-  let alert = '';
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index] ?? '';
-    alert = /^\s*- alert: *(\S+)/.exec(line)?.[1] ?? alert;
-    const expr = /^(\s*)expr: *(.*)$/.exec(line);
-    if (!expr) continue;
-    let text = expr[2] ?? '';
-    if (/^[>|]-?$/.test(text)) {
-      text = '';
-      const indent = (expr[1] ?? '').length;
-      while (index + 1 < lines.length && (lines[index + 1]?.search(/\S/) ?? 0) > indent) {
-        index += 1;
-        text += ` ${lines[index]?.trim()}`;
-      }
-    }
-    rules.push({ alert, expr: text.trim() });
-  }
-  return rules;
-}
-
-describe('metrics and the README', () => {
-  const documented = [...readme.matchAll(/`((?:cohort_receiver|nodejs|process)_[a-z0-9_]+)/g)].map(
-    (m) => m[1] ?? '',
-  );
-
-  it('documents every cohort_receiver_* series the receiver exports', () => {
+  it('documents every cohort_receiver_* series the receiver exports in docs/operations.md', () => {
     const ours = [...families].filter((name) => name.startsWith('cohort_receiver_'));
     expect(ours.length).toBeGreaterThan(10);
-    expect(ours.filter((name) => !documented.includes(name))).toEqual([]);
+    expect(ours.filter((name) => !seriesNamed(operations).includes(name))).toEqual([]);
   });
 
   it('names only series that exist, each in a table row that says what it means', () => {
     expect(documented.filter((name) => !exported.has(name))).toEqual([]);
     for (const name of new Set(documented.filter((n) => n.startsWith('cohort_receiver_')))) {
-      const row = readme.split('\n').find((line) => line.startsWith('|') && line.includes(`\`${name}`));
+      const row = operations.split('\n').find((line) => line.startsWith('|') && line.includes(`\`${name}`));
       expect(row, `no table row for ${name}`).toBeDefined();
       const meaning = row?.split('|').at(-2)?.trim() ?? '';
       expect(meaning.length, `no meaning for ${name}`).toBeGreaterThan(5);

@@ -17,6 +17,8 @@ export interface HarnessOptions {
   /** Start the worker (default true); false leaves batches waiting in the queue. */
   consume?: boolean;
   queue?: Queue;
+  /** False builds a ROLE=worker app, which takes no webhooks (default true). */
+  receiveWebhooks?: boolean;
 }
 
 export function createHarness(options: HarnessOptions = {}) {
@@ -38,6 +40,7 @@ export function createHarness(options: HarnessOptions = {}) {
     metrics,
     logger,
     webhookPath: '/webhook',
+    receiveWebhooks: options.receiveWebhooks ?? true,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     auth: { tokens: options.tokens ?? [], header: options.authHeader ?? 'authorization' },
   });

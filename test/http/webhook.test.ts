@@ -175,3 +175,39 @@ describe('POST /webhook', () => {
     });
   });
 });
+
+describe('other methods on the webhook path', () => {
+  it('answer 405 with Allow: POST and a JSON reason, logged and counted like any rejection', async () => {
+    const harness = createHarness({ tokens: ['secret'] });
+    // Before auth: the answer tells a misconfigured sender what to send and reveals nothing else.
+    for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const response = await harness.app.request('/webhook', { method });
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow'), method).toBe('POST');
+      expect(response.headers.get('content-type'), method).toMatch(/^application\/json/);
+      expect(await response.json(), method).toEqual({ error: 'method_not_allowed', allowed: ['POST'] });
+    }
+    const head = await harness.app.request('/webhook', { method: 'HEAD' });
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'POST']);
+    const rejected = harness.logLines.filter((line) => line.reason === 'method_not_allowed');
+    expect(rejected.map((line) => [line.method, line.status, line.msg])).toContainEqual([
+      'GET',
+      405,
+      'request rejected',
+    ]);
+    expect(
+      await metricValue(harness, 'cohort_receiver_http_requests_total{route="/webhook",status="405"}'),
+    ).toBe(6);
+    // POST still reaches the webhook, and other paths are still unknown.
+    expect((await harness.post(amplitudeBatch(), { headers: { authorization: 'secret' } })).status).toBe(200);
+    expect((await harness.app.request('/webhook/x')).status).toBe(404);
+  });
+
+  it('stay 404 in a worker process, which has no webhook route', async () => {
+    const harness = createHarness({ receiveWebhooks: false });
+    const response = await harness.app.request('/webhook');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ error: 'not_found' });
+    expect((await harness.post(amplitudeBatch())).status).toBe(404);
+  });
+});

@@ -3,7 +3,13 @@
  * `describeDeadLettersContract(name, factory)`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetters } from '../../src/letters/letters.ts';
+import {
+  type DeadLetters,
+  keptBody,
+  type Letter,
+  letterBytes,
+  maxKeptBodyBytes,
+} from '../../src/letters/letters.ts';
 
 export type DeadLettersFactory = (options: {
   maxPerKind: number;
@@ -70,6 +76,42 @@ export function describeDeadLettersContract(name: string, factory: DeadLettersFa
       expect(await letters.get(letter?.id ?? '')).toBeUndefined();
       expect(await letters.get('no-such-id')).toBeUndefined();
       expect(await letters.list()).toEqual([]);
+    });
+
+    it('keeps a body that is not UTF-8 byte for byte, and says so', async () => {
+      const letters = await open();
+      const sent = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x22, 0x7d]);
+      await letters.add({
+        kind: 'rejected',
+        reason: 'invalid_json: body is not valid UTF-8',
+        ...keptBody(sent),
+      });
+      const [listed] = await letters.list();
+      expect(listed).toMatchObject({ encoding: 'base64', truncated: false });
+      expect(letterBytes(listed as Letter).equals(sent)).toBe(true);
+      expect(letterBytes((await letters.get(listed?.id ?? '')) as Letter).equals(sent)).toBe(true);
+    });
+
+    it('keeps a UTF-8 body as readable text, and a letter added without an encoding as text', async () => {
+      const letters = await open();
+      await letters.add({ kind: 'rejected', reason: 'r', ...keptBody(Buffer.from('{"a":"ü€"}')) });
+      await letters.add({ kind: 'failed', reason: 'f', body: '{"b":"ü"}' });
+      const [failed, rejected] = await letters.list();
+      expect(rejected).toMatchObject({ body: '{"a":"ü€"}', encoding: 'utf8' });
+      expect(failed).toMatchObject({ body: '{"b":"ü"}', encoding: 'utf8' });
+    });
+
+    it('cuts a long body to the kept size, UTF-8 on a character boundary, other bytes exactly', async () => {
+      const letters = await open();
+      const text = Buffer.from(`${'x'.repeat(maxKeptBodyBytes - 1)}€€`);
+      const binary = Buffer.concat([Buffer.alloc(maxKeptBodyBytes, 0xff), Buffer.from('tail')]);
+      await letters.add({ kind: 'rejected', reason: 'text', ...keptBody(text) });
+      await letters.add({ kind: 'rejected', reason: 'binary', ...keptBody(binary) });
+      const [cutBinary, cutText] = await letters.list();
+      expect(cutText).toMatchObject({ truncated: true, encoding: 'utf8' });
+      expect(letterBytes(cutText as Letter).equals(text.subarray(0, maxKeptBodyBytes - 1))).toBe(true);
+      expect(cutBinary).toMatchObject({ truncated: true, encoding: 'base64' });
+      expect(letterBytes(cutBinary as Letter).equals(binary.subarray(0, maxKeptBodyBytes))).toBe(true);
     });
   });
 }

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { keptBody, type Letter, letterBytes } from '../../src/letters/letters.ts';
 import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
 import { createRedisDeadLetters } from '../../src/letters/redis.ts';
 import { createSqliteDeadLetters } from '../../src/letters/sqlite.ts';
@@ -38,5 +40,31 @@ describeWithService(await probeRedis(), 'Redis dead letters', () => {
         await deleteKeysUnder(redisUrl, keyPrefix);
       },
     };
+  });
+});
+
+describe('SQLite dead letters in a file made before bodies kept their encoding', () => {
+  it('gains the column, reads the old rows as text and keeps new bytes exactly', async () => {
+    const dir = await createTempDir('letters-old');
+    const db = openSqliteDatabase(join(dir.path, 'old.db'));
+    try {
+      db.exec(`CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, reason TEXT NOT NULL,
+        body TEXT NOT NULL, truncated INTEGER NOT NULL, message_id TEXT, created_at INTEGER NOT NULL)`);
+      db.prepare(
+        "INSERT INTO dead_letters (kind, reason, body, truncated, message_id, created_at) VALUES ('failed', 'old', '{\"ü\":1}', 0, NULL, 1)",
+      ).run();
+      const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
+      // A second process opening the same file finds the column already there.
+      createSqliteDeadLetters(db, { maxPerKind: 10 });
+      const sent = Buffer.from([0xff, 0x00, 0xfe]);
+      await letters.add({ kind: 'rejected', reason: 'new', ...keptBody(sent) });
+      const [added, old] = await letters.list();
+      expect(old).toMatchObject({ reason: 'old', body: '{"ü":1}', encoding: 'utf8' });
+      expect(letterBytes(added as Letter).equals(sent)).toBe(true);
+    } finally {
+      db.close();
+      await dir.remove();
+    }
   });
 });
