@@ -12,7 +12,9 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and the built output only, as a non-root user.
 FROM node:20.20.2-bookworm-slim
-ENV NODE_ENV=production
+# Every interface, so the published port answers; with no AUTH_TOKENS the receiver then refuses to
+# start (unless AUTH_TOKENS=none asks for auth off).
+ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 # The code stays owned by root: the user the process runs as can read it, not change it. Only
 # /app/data (the SQLite file) is writable.

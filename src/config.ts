@@ -1,9 +1,11 @@
-/** @module loadConfig(env): the one place configuration is parsed and checked (DESIGN.md section 2). */
+/**
+ * @module loadConfig(env): the one place configuration is parsed and checked, the sinks' own
+ * settings included (docs/operations.md, docs/sinks.md).
+ */
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
-
-const integer = (defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(defaultValue);
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { sinkDefinitions } from './sinks/registry.ts';
+import { integer, readSinkSetups, type SinkSetup } from './sinks/settings.ts';
 
 /** Comma-separated list; blanks dropped, so `AUTH_TOKENS="a, b,"` means ["a", "b"]. */
 const list = z
@@ -16,26 +18,18 @@ const list = z
       .filter(Boolean),
   );
 
-/** SINK_HTTP_HEADERS: a JSON object, the one format in which any header value can be written. */
-function parseJsonObject(text: string, context: z.RefinementCtx): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    context.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"Authorization":"Bearer …"}' });
-    return z.NEVER;
-  }
-}
-
 const configSchema = z.object({
   PORT: integer(8080, 0, 65535),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Unset: loopback without AUTH_TOKENS, every interface with them (defaultHost).
+  HOST: z.string().min(1).optional(),
   WEBHOOK_PATH: z.string().startsWith('/', 'must start with "/"').default('/webhook'),
   AUTH_HEADER: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
     .default('authorization')
     .transform((name) => name.toLowerCase()),
-  AUTH_TOKENS: list,
+  // `none` turns auth off on purpose: the only way to run without tokens on a non-loopback HOST.
+  AUTH_TOKENS: list.transform((tokens) => (tokens.join() === 'none' ? [] : tokens)),
   QUEUE: z.enum(['memory', 'sqlite', 'redis']).default('memory'),
   STORE: z.enum(['sqlite', 'memory', 'redis', 'postgres']).default('sqlite'),
   SQLITE_PATH: z.string().min(1).default('./data/cohorts.db'),
@@ -62,8 +56,8 @@ const configSchema = z.object({
   MAX_PROPERTIES_PER_USER: integer(200, 0),
   // Deeper values would overflow the stack when the store serialises them (JSON.stringify recurses).
   MAX_PROPERTY_DEPTH: integer(32, 1, 1000),
-  // Slow clients (section "Security and limits" of the README): Node's own defaults (60 s for
-  // headers, 300 s for a request) let a slow-loris client hold a connection for minutes.
+  // Slow clients (docs/security.md): Node's own defaults (60 s for headers, 300 s for a request)
+  // let a slow-loris client hold a connection for minutes.
   HEADERS_TIMEOUT_MS: integer(10_000, 1),
   REQUEST_TIMEOUT_MS: integer(30_000, 1),
   KEEP_ALIVE_TIMEOUT_MS: integer(5_000, 1),
@@ -71,56 +65,103 @@ const configSchema = z.object({
   APPLY_MAX_ATTEMPTS: integer(5, 1),
   SHUTDOWN_TIMEOUT_MS: integer(25_000, 0),
   QUARANTINE_MAX: integer(1000, 0),
-  // Sinks: where effective membership changes go after apply (README "Make it yours").
-  // Names are checked against src/sinks/registry.ts at start, so a new sink is one line there.
-  SINKS: list.transform((names) => (names.length === 0 ? ['log'] : names.join() === 'none' ? [] : names)),
-  SINK_HTTP_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    // fetch refuses such a URL, and its error would print the password into the log.
-    .refine(
-      (url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''),
-      'must not carry a user or password: put credentials in SINK_HTTP_HEADERS',
-    )
-    .optional(),
-  SINK_HTTP_HEADERS: z
-    .string()
-    .default('{}')
-    .transform(parseJsonObject)
-    .pipe(z.record(z.string().regex(/^[!#$%&'*+.^_`|~\w-]+$/), z.string().regex(/^[^\r\n\0]*$/))),
-  SINK_RATE_PER_SECOND: z.coerce.number().positive().optional(),
-  SINK_CONCURRENCY: integer(4, 1, 256),
-  SINK_BATCH_SIZE: integer(100, 1, 100_000),
+  // Sinks: where effective membership changes go after apply (docs/sinks.md). Each sink's own
+  // SINK_<NAME>_* settings are read by its schema, below.
+  SINKS: list.transform((names) => (names.length === 0 ? ['log'] : names)),
   SINK_MAX_ATTEMPTS: integer(8, 1),
-  SINK_TIMEOUT_MS: integer(10_000, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-// Node's http server refuses this pair at construction; say it in the configuration's words instead.
-const checkedConfigSchema = configSchema
-  .refine((config) => config.HEADERS_TIMEOUT_MS <= config.REQUEST_TIMEOUT_MS, {
-    path: ['HEADERS_TIMEOUT_MS'],
-    message: 'must not exceed REQUEST_TIMEOUT_MS (the whole request includes its headers)',
-  })
-  .refine((config) => config.ROLE !== 'worker' || config.QUEUE !== 'memory', {
-    path: ['ROLE'],
-    // A worker process has no webhook: with a memory queue nothing could ever reach it.
-    message: 'ROLE=worker needs a queue other processes can fill: QUEUE=sqlite or QUEUE=redis',
-  });
+/** Variables that each sink now has under its own name: a leftover would otherwise do nothing. */
+const renamed: Record<string, string> = {
+  SINK_RATE_PER_SECOND: 'SINK_HTTP_RATE_PER_SECOND',
+  SINK_CONCURRENCY: 'SINK_HTTP_CONCURRENCY',
+  SINK_BATCH_SIZE: 'SINK_HTTP_BATCH_SIZE',
+  SINK_TIMEOUT_MS: 'SINK_HTTP_TIMEOUT_MS',
+};
 
-export type Config = z.output<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+
+export type Config = Omit<Parsed, 'HOST' | 'SINKS'> & {
+  HOST: string;
+  /** The sinks to build, each with its checked settings; empty for `SINKS=none`. */
+  SINKS: SinkSetup[];
+};
 
 /**
  * Parses the environment into a typed Config. Pure: it reads only `env`.
- * @throws ConfigError naming every bad variable, one per line.
+ * @throws ConfigError naming every bad variable, one line each.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "not set": `PORT= npm start` should not fail on "" being no number.
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
-  const result = checkedConfigSchema.safeParse(present);
-  if (!result.success) {
-    throw new ConfigError(`invalid configuration:\n${z.prettifyError(result.error)}`);
+  ) as Record<string, string>;
+  const result = configSchema.safeParse(present);
+  const issues: ConfigIssue[] = result.success
+    ? []
+    : result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '*'),
+        message: issue.message,
+      }));
+  for (const [old, now] of Object.entries(renamed)) {
+    if (present[old] !== undefined) {
+      issues.push({ variable: old, message: `renamed ${now}: each sink has its own (docs/sinks.md)` });
+    }
   }
-  return result.data;
+  // Read even when other variables are bad, so one refusal names every bad variable.
+  const sinks = sinkSetups(configSchema.shape.SINKS.parse(present.SINKS), present, issues);
+  if (result.success) issues.push(...crossChecks(result.data, present));
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const parsed = result.data;
+  return { ...parsed, HOST: parsed.HOST ?? defaultHost(parsed), SINKS: sinks };
+}
+
+function sinkSetups(entries: string[], env: Record<string, string>, issues: ConfigIssue[]): SinkSetup[] {
+  if (entries.includes('none')) {
+    if (entries.length > 1) issues.push({ variable: 'SINKS', message: '"none" cannot be listed with sinks' });
+    return [];
+  }
+  const read = readSinkSetups(entries, env, sinkDefinitions);
+  issues.push(...read.issues);
+  return read.setups;
+}
+
+/** Without tokens, only this machine may reach the endpoint unless HOST says otherwise. */
+const defaultHost = (config: Parsed) => (config.AUTH_TOKENS.length === 0 ? '127.0.0.1' : '0.0.0.0');
+
+/** 127.0.0.0/8, ::1 and localhost: addresses nothing outside this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost';
+}
+
+function crossChecks(config: Parsed, env: Record<string, string>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  // Node's http server refuses this pair at construction; say it in the configuration's words instead.
+  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+    issues.push({
+      variable: 'HEADERS_TIMEOUT_MS',
+      message: 'must not exceed REQUEST_TIMEOUT_MS (the whole request includes its headers)',
+    });
+  }
+  // A worker process has no webhook: with a memory queue nothing could ever reach it.
+  if (config.ROLE === 'worker' && config.QUEUE === 'memory') {
+    issues.push({
+      variable: 'ROLE',
+      message: 'ROLE=worker needs a queue other processes can fill: QUEUE=sqlite or QUEUE=redis',
+    });
+  }
+  const authOff = env.AUTH_TOKENS?.trim() === 'none';
+  if (config.AUTH_TOKENS.includes('none') && !authOff) {
+    issues.push({ variable: 'AUTH_TOKENS', message: '"none" (auth off) cannot be listed with tokens' });
+  }
+  // An endpoint open to the network must not take changes from anyone by accident.
+  const exposed = config.HOST !== undefined && !isLoopback(config.HOST);
+  if (config.AUTH_TOKENS.length === 0 && !authOff && exposed) {
+    issues.push({
+      variable: 'AUTH_TOKENS',
+      message: `required when HOST=${config.HOST} is reachable from the network; set AUTH_TOKENS=none to run without auth anyway`,
+    });
+  }
+  return issues;
 }

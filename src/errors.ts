@@ -1,8 +1,31 @@
 /** @module The few error classes the receiver throws on purpose; `http/errors.ts` maps them to responses. */
 
-/** A configuration variable is missing or malformed; the message names each bad variable. */
+/** A configuration variable is missing or malformed, and what is wrong with it. */
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+/**
+ * The configuration was refused. The message is one plain line per bad variable, e.g.
+ * `invalid configuration: PORT: must be an integer from 0 to 65535`, printed as it is.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    // A variable with several problems still gets one line.
+    const byVariable = new Map<string, string[]>();
+    for (const { variable, message } of issues) {
+      const messages = byVariable.get(variable) ?? [];
+      if (!messages.includes(message)) messages.push(message);
+      byVariable.set(variable, messages);
+    }
+    super(
+      [...byVariable]
+        .map(([variable, messages]) => `invalid configuration: ${variable}: ${messages.join('; ')}`)
+        .join('\n'),
+    );
+  }
 }
 
 /** The body is JSON but not a cohort batch. `issues` says where and why. */

@@ -4,14 +4,19 @@ import { ConfigError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { startReceiver } from './server.ts';
 
+/** A start-up refusal is one plain line per problem on stderr, for a person at a terminal. */
+function refuse(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
 async function main() {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
+    refuse(error.message);
   }
   const logger = createLogger({
     level: config.LOG_LEVEL,
@@ -21,18 +26,20 @@ async function main() {
   try {
     receiver = await startReceiver(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, 'could not start');
-    console.error(`could not start: ${(error as Error).message}`);
-    process.exit(1);
+    if (error instanceof ConfigError) refuse(error.message);
+    refuse(`could not start: ${firstLine(error)}`);
   }
 
-  let stopping = false;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (first) {
+      // Ctrl-C reaches npm and this process alike, and npm passes it on too: the same signal within
+      // a second is that one request again, not a second one.
+      if (signal === first.signal && Date.now() - first.at < 1000) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    first = { signal, at: Date.now() };
     logger.info({ signal }, 'signal received');
     const { drained } = await receiver.shutdown();
     process.exit(drained ? 0 : 1);
@@ -40,5 +47,7 @@ async function main() {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
+
+const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0];
 
 await main();

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
-import type { Config } from './config.ts';
+import { type Config, isLoopback } from './config.ts';
 import { type ConnectionLimits, connectionServerOptions, guardConnections } from './http/connection-guard.ts';
 import { createMetrics } from './metrics.ts';
 import { createParts, type Parts } from './parts.ts';
@@ -34,10 +34,7 @@ export async function startReceiver(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningReceiver> {
-  if (config.AUTH_TOKENS.length === 0) {
-    logger.warn('AUTH IS OFF: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.');
-  }
-  // Built first: an unknown sink or a missing SINK_HTTP_URL stops start-up before anything opens.
+  if (config.AUTH_TOKENS.length === 0) logger.warn({ host: config.HOST }, authOffWarning(config.HOST));
   const sinks = config.ROLE === 'receiver' ? [] : createSinks({ config, logger });
   const parts = await (options.createParts ?? createParts)(config, logger);
   const metrics = createMetrics({
@@ -87,7 +84,7 @@ export async function startReceiver(
     onClientError: (reason) => metrics.clientErrors.inc({ reason }),
   });
   const { port } = server.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+  const host = urlHost(config.HOST);
   logger.info(
     { port, host: config.HOST, queue: config.QUEUE, store: config.STORE, role: config.ROLE },
     'listening',
@@ -117,6 +114,19 @@ export async function startReceiver(
       return { drained };
     },
   };
+}
+
+/** Where this process can reach its own server: an any-address means loopback; IPv6 in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function authOffWarning(host: string): string {
+  if (isLoopback(host)) {
+    return `AUTH IS OFF: listening on ${host} only, so nothing outside this machine can reach it. To take webhooks from Amplitude, set AUTH_TOKENS: it then listens on every interface (0.0.0.0) unless HOST says otherwise.`;
+  }
+  return `AUTH IS OFF (AUTH_TOKENS=none) on HOST=${host}: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.`;
 }
 
 const connectionLimits = (config: Config): ConnectionLimits => ({

@@ -6,7 +6,7 @@ describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
     expect(loadConfig({})).toMatchObject({
       PORT: 8080,
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
       WEBHOOK_PATH: '/webhook',
       AUTH_HEADER: 'authorization',
       AUTH_TOKENS: [],
@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
   });
 
-  it('throws one ConfigError naming every bad variable', () => {
+  it('throws one ConfigError with exactly one plain line per bad variable, naming it', () => {
     let error: unknown;
     try {
       loadConfig({ PORT: 'eighty', QUEUE: 'kafka', MAX_BODY_BYTES: '-1', WEBHOOK_PATH: 'hook' });
@@ -38,8 +38,47 @@ describe('loadConfig', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    const message = (error as Error).message;
-    for (const name of ['PORT', 'QUEUE', 'MAX_BODY_BYTES', 'WEBHOOK_PATH']) expect(message).toContain(name);
-    expect(message).not.toContain('LOG_LEVEL');
+    expect((error as Error).message.split('\n')).toEqual([
+      'invalid configuration: PORT: must be an integer from 0 to 65535',
+      'invalid configuration: WEBHOOK_PATH: must start with "/"',
+      'invalid configuration: QUEUE: Invalid option: expected one of "memory"|"sqlite"|"redis"',
+      'invalid configuration: MAX_BODY_BYTES: must be an integer, at least 1',
+    ]);
+  });
+});
+
+describe('HOST and auth', () => {
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it('listens on loopback only when auth is off, on every interface when tokens are set', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ AUTH_TOKENS: 'none' })).toMatchObject({ HOST: '127.0.0.1', AUTH_TOKENS: [] });
+    expect(loadConfig({ AUTH_TOKENS: 's3cret' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '127.0.0.2' }).HOST).toBe('127.0.0.2');
+    expect(loadConfig({ HOST: '::1' }).HOST).toBe('::1');
+    expect(loadConfig({ HOST: 'localhost' }).HOST).toBe('localhost');
+  });
+
+  it('refuses a HOST reachable from the network without tokens, unless AUTH_TOKENS=none asks for it', () => {
+    const line =
+      'invalid configuration: AUTH_TOKENS: required when HOST=0.0.0.0 is reachable from the network; set AUTH_TOKENS=none to run without auth anyway';
+    expect(refusal({ HOST: '0.0.0.0' })).toBe(line);
+    expect(refusal({ HOST: '10.0.0.5' })).toContain('HOST=10.0.0.5');
+    expect(refusal({ HOST: '::' })).toContain('HOST=::');
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 'none' })).toMatchObject({
+      HOST: '0.0.0.0',
+      AUTH_TOKENS: [],
+    });
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_TOKENS: 's3cret' }).HOST).toBe('0.0.0.0');
+    expect(refusal({ AUTH_TOKENS: 'none,s3cret' })).toBe(
+      'invalid configuration: AUTH_TOKENS: "none" (auth off) cannot be listed with tokens',
+    );
   });
 });

@@ -1,12 +1,14 @@
 /**
- * @module A worked example to copy: a sink that keeps a tag per cohort on contacts in a CRM, through
- * that CRM's own API shape, and leaves free-plan users untagged. It reuses the `http` sink (batches,
- * rate limit, Retry-After) and only says what to send. Try it with `SINKS=example-crm-tags` and
- * `SINK_HTTP_URL`; make it yours by changing `toCrmOperations`.
+ * @module A worked example to copy (docs/sinks.md): a sink that keeps a tag per cohort on contacts
+ * in a CRM, through that CRM's own API shape, and leaves free-plan users untagged. It builds on
+ * the `http` sink (batches, rate limit, timeouts, Retry-After) and only says what to send.
+ * Try it: `SINKS=example-crm-tags SINK_EXAMPLE_CRM_TAGS_URL=https://crm.example.com/v1/contacts/tags`.
  */
+import { z } from 'zod';
 import type { MembershipChange } from '../store/store.ts';
-import { createHttpSink, type HttpSinkOptions } from './http.ts';
-import { changeKey, type Sink } from './sink.ts';
+import { defineSink } from './definition.ts';
+import { createHttpSink, httpOptions, httpSettings } from './http.ts';
+import { changeKey } from './sink.ts';
 
 /** One operation of the (imaginary) CRM's `POST /v1/contacts/tags` batch endpoint. */
 export interface CrmTagOperation {
@@ -17,25 +19,38 @@ export interface CrmTagOperation {
   idempotency_key: string;
 }
 
-export function createCrmTagsSink(options: Omit<HttpSinkOptions, 'toBody'>): Sink {
-  return createHttpSink({
-    name: 'example-crm-tags',
-    ...options,
-    toBody: (changes) => ({ operations: changes.map(toCrmOperation) }),
-  });
-}
+export const exampleCrmTagsSink = defineSink({
+  // SINKS=example-crm-tags; its variables start with SINK_EXAMPLE_CRM_TAGS_.
+  kind: 'example-crm-tags',
+  // The http sink's settings (URL, HEADERS, RATE_PER_SECOND, CONCURRENCY, BATCH_SIZE, TIMEOUT_MS)
+  // and one of its own: SINK_EXAMPLE_CRM_TAGS_TAG_PREFIX.
+  settings: httpSettings.extend({
+    TAG_PREFIX: z
+      .string()
+      .regex(/^[\w:.-]+$/, 'must be letters, digits, "_", ":", "." or "-"')
+      .default('amplitude:'),
+  }),
+  create: (settings, { name }) =>
+    createHttpSink({
+      ...httpOptions(settings),
+      name,
+      toBody: (changes) => ({
+        operations: changes.map((change) => toCrmOperation(change, settings.TAG_PREFIX)),
+      }),
+    }),
+});
 
 /**
  * Turns a change into the state the CRM should hold — never "skip it": a filter that drops
  * changes would leave a contact tagged after a later change said otherwise (say, moved to the free
  * plan). So every change maps to an operation, and the property decides which one.
  */
-export function toCrmOperation(change: MembershipChange): CrmTagOperation {
+export function toCrmOperation(change: MembershipChange, tagPrefix: string): CrmTagOperation {
   const tagged = change.kind !== 'left' && change.properties?.plan !== 'free';
   return {
     action: tagged ? 'add_tag' : 'remove_tag',
     contact_id: change.userId,
-    tag: `amplitude:${change.cohortName}`,
+    tag: `${tagPrefix}${change.cohortName}`,
     idempotency_key: changeKey(change),
   };
 }

@@ -5,9 +5,85 @@
  */
 import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
+import { z } from 'zod';
 import type { MembershipChange } from '../store/store.ts';
+import { defineSink } from './definition.ts';
 import { parseRetryAfter } from './retry-after.ts';
+import { integer } from './settings.ts';
 import { changeKey, type Sink, SinkError } from './sink.ts';
+
+/** HEADERS: a JSON object, the one format in which any header value can be written. */
+function parseJsonObject(text: string, context: z.RefinementCtx): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    context.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"Authorization":"Bearer …"}' });
+    return z.NEVER;
+  }
+}
+
+/**
+ * The `http` sink's settings, read from `SINK_HTTP_*` (from `SINK_HTTP_CRM_*` for `SINKS=http:crm`).
+ * A sink that POSTs JSON can extend them, as `example-crm-tags.ts` does.
+ */
+export const httpSettings = z.object({
+  URL: z
+    .url({
+      protocol: /^https?$/,
+      error: (issue) =>
+        issue.input === undefined ? 'required: where the sink POSTs' : 'must be an http:// or https:// URL',
+    })
+    // fetch refuses such a URL, and its error would print the password into the log.
+    .refine(
+      (url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''),
+      'must not carry a user or password: put credentials in SINK_<NAME>_HEADERS',
+    ),
+  HEADERS: z
+    .string()
+    .default('{}')
+    .transform(parseJsonObject)
+    .pipe(
+      z.record(
+        z.string().regex(/^[!#$%&'*+.^_`|~\w-]+$/),
+        z
+          .string({ error: 'header values must be strings' })
+          .regex(/^[^\r\n\0]*$/, 'a header value holds no line break or NUL'),
+        {
+          error: (issue) =>
+            issue.code === 'invalid_key'
+              ? 'a header name holds no spaces or separators'
+              : 'must be a JSON object, e.g. {"Authorization":"Bearer …"}',
+        },
+      ),
+    ),
+  RATE_PER_SECOND: z.coerce
+    .number({ error: 'must be a positive number of requests per second, e.g. 0.5' })
+    .positive({ error: 'must be a positive number of requests per second, e.g. 0.5' })
+    .optional(),
+  CONCURRENCY: integer(4, 1, 256),
+  BATCH_SIZE: integer(100, 1, 100_000),
+  TIMEOUT_MS: integer(10_000, 1),
+});
+
+export type HttpSettings = z.output<typeof httpSettings>;
+
+/** The options of `createHttpSink` that its settings give. */
+export function httpOptions(settings: HttpSettings) {
+  return {
+    url: settings.URL,
+    headers: settings.HEADERS,
+    ratePerSecond: settings.RATE_PER_SECOND,
+    concurrency: settings.CONCURRENCY,
+    batchSize: settings.BATCH_SIZE,
+    timeoutMs: settings.TIMEOUT_MS,
+  } satisfies HttpSinkOptions;
+}
+
+export const httpSink = defineSink({
+  kind: 'http',
+  settings: httpSettings,
+  create: (settings, { name }) => createHttpSink({ ...httpOptions(settings), name }),
+});
 
 export interface HttpSinkOptions {
   /** Where to POST. */

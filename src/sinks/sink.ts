@@ -1,7 +1,7 @@
 /**
  * @module The Sink port: where effective membership changes go after the store committed them.
  * A sink only sends; the dispatcher (`dispatcher.ts`) gives every sink per-user order, retries with
- * backoff and dead letters, so a sink of your own is one small file (README "Make it yours").
+ * backoff and dead letters, so a sink of your own is one small file (docs/sinks.md).
  */
 import { createHash } from 'node:crypto';
 import type { MembershipChange } from '../store/store.ts';

@@ -65,7 +65,7 @@ describe('answers carry no stack trace or internal path', () => {
         ['503', '/webhook', { method: 'POST', headers: auth, body: amplitudeBody('refused', ['u2']) }],
         ['500', '/cohorts', { headers: auth }],
         ['404', '/nowhere', { headers: auth }],
-        ['404 method', '/webhook', { headers: auth }],
+        ['405 method', '/webhook', { headers: auth }],
         ['400 limit', '/cohorts/c/members?limit=0', { headers: auth }],
         ['cursor', '/cohorts/c/members?cursor=%00%ff', { headers: auth }],
       ];
@@ -78,7 +78,7 @@ describe('answers carry no stack trace or internal path', () => {
         expect(() => JSON.parse(text), label).not.toThrow();
         expectNothingInternal(text, label);
       }
-      expect(statuses.slice(0, 10)).toEqual([401, 400, 400, 422, 413, 200, 503, 500, 404, 404]);
+      expect(statuses.slice(0, 10)).toEqual([401, 400, 400, 422, 413, 200, 503, 500, 404, 405]);
       // Node's own refusals, answered by the connection guard.
       for (const raw of [
         '\x00garbage\r\n\r\n',
@@ -140,7 +140,7 @@ describe('secrets never reach a log line', () => {
     SINK_HTTP_URL: `http://127.0.0.1:${sinkPort}/hook`,
     SINK_HTTP_HEADERS: JSON.stringify({ Authorization: `Bearer ${secrets.sinkHeader}` }),
     SINK_MAX_ATTEMPTS: '2',
-    SINK_TIMEOUT_MS: '1000',
+    SINK_HTTP_TIMEOUT_MS: '1000',
     SQLITE_PATH: `${dir.path}/cohorts.db`,
   });
 

@@ -22,15 +22,33 @@ const instructions = dockerfile
   .map((line) => line.trim())
   .filter((line) => line !== '' && !line.startsWith('#'));
 const runtimeStage = instructions.slice(instructions.findLastIndex((line) => line.startsWith('FROM ')));
+/** The runtime stage's `ENV key=value …` settings: the environment the image's process starts with. */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  runtimeStage
+    .filter((line) => line.startsWith('ENV '))
+    .flatMap((line) => line.slice(4).trim().split(/\s+/))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+const token = 'image-S3cret';
 
-/** Runs a command to completion; rejects with its output when it fails. */
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
+/** Runs a command to completion, killed after `killAfterMs` if given (a server that should have refused). */
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+  killAfterMs?: number,
+) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (killAfterMs !== undefined) {
+      const guard = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      child.once('exit', () => clearTimeout(guard));
+    }
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => resolve({ code, output }));
+    child.once('close', (code) => resolve({ code, output }));
   });
 }
 
@@ -58,6 +76,10 @@ describe('the Dockerfile', () => {
     expect(runtimeStage).toContain('CMD ["node", "dist/main.js"]');
     expect(runtimeStage).toContain('EXPOSE 8080');
     expect(runtimeStage.some((line) => line.startsWith('HEALTHCHECK '))).toBe(true);
+  });
+
+  it('listens on every interface, so the published port answers', () => {
+    expect(imageEnv).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0' });
   });
 });
 
@@ -96,10 +118,43 @@ describe('the production install, booted', () => {
     expect(imported.code, imported.output).toBe(0);
   });
 
+  it('refuses to start without AUTH_TOKENS, in one plain line, unless AUTH_TOKENS=none asks for auth off', async () => {
+    const refused = await run(
+      process.execPath,
+      ['dist/main.js'],
+      dir.path,
+      { PATH: process.env.PATH ?? '', ...imageEnv, PORT: '0' },
+      20_000,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.output).toBe(
+      'invalid configuration: AUTH_TOKENS: required when HOST=0.0.0.0 is reachable from the network; set AUTH_TOKENS=none to run without auth anyway\n',
+    );
+
+    const open = spawn(process.execPath, ['dist/main.js'], {
+      cwd: dir.path,
+      env: { PATH: process.env.PATH ?? '', ...imageEnv, PORT: '0', AUTH_TOKENS: 'none' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let logged = '';
+    const exited = new Promise((resolve) => open.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      open.stdout.on('data', (chunk: Buffer) => {
+        logged += chunk.toString();
+        if (logged.includes('"msg":"listening"')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`exited with ${code}:\n${logged}`)));
+    });
+    open.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logged).toMatch(/"host":"0\.0\.0\.0".*"msg":"listening"/);
+    expect(logged).toContain('AUTH IS OFF (AUTH_TOKENS=none) on HOST=0.0.0.0');
+  });
+
   it('boots `node dist/main.js`, answers /healthz and accepts and applies a batch', async () => {
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: dir.path,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' },
+      env: { PATH: process.env.PATH ?? '', ...imageEnv, PORT: '0', AUTH_TOKENS: token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     receiver = child;
@@ -124,12 +179,16 @@ describe('the production install, booted', () => {
       message_id: 'image-1',
       users: [{ user_id: 'image-user', user_properties: { plan: 'pro' } }],
     });
-    const answer = await fetch(`${url}/webhook`, { method: 'POST', body });
+    const auth = { authorization: `Bearer ${token}` };
+    const answer = await fetch(`${url}/webhook`, { method: 'POST', headers: auth, body });
     expect(await answer.json()).toEqual({ status: 'accepted', message_id: 'image-1', users: 1 });
     let members: { user_id: string }[] = [];
     for (let attempt = 0; attempt < 100 && members.length === 0; attempt++) {
-      members = ((await (await fetch(`${url}/cohorts/image/members`)).json()) as { members: typeof members })
-        .members;
+      members = (
+        (await (await fetch(`${url}/cohorts/image/members`, { headers: auth })).json()) as {
+          members: typeof members;
+        }
+      ).members;
       if (members.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(members.map((member) => member.user_id)).toEqual(['image-user']);

@@ -71,33 +71,78 @@ describe('process lifecycle', () => {
     expect(first.logLines.some((line) => line.msg === 'second signal: exiting now')).toBe(true);
   });
 
-  it('refuses to start with one readable line per bad variable', async () => {
-    const { code, output } = await runReceiverToExit({ PORT: 'eighty', STORE: 'mongo' });
+  it('refuses to start with exactly one plain line per bad variable on stderr, and nothing else', async () => {
+    const { code, stdout, stderr } = await runReceiverToExit({ PORT: 'eighty', STORE: 'mongo' });
     expect(code).toBe(1);
-    expect(output).toMatch(/invalid configuration/);
-    expect(output).toMatch(/at PORT/);
-    expect(output).toMatch(/at STORE/);
+    expect(stderr).toBe(
+      'invalid configuration: PORT: must be an integer from 0 to 65535\n' +
+        'invalid configuration: STORE: Invalid option: expected one of "sqlite"|"memory"|"redis"|"postgres"\n',
+    );
+    expect(stdout).toBe('');
   });
 
-  it('refuses to start when SQLITE_PATH cannot be written, naming the path', async () => {
+  it('refuses an http sink without its URL in one plain line, no JSON log line or stack', async () => {
+    const { code, stdout, stderr } = await runReceiverToExit({
+      SINKS: 'http',
+      SQLITE_PATH: join(dir, 'cohorts.db'),
+    });
+    expect(code).toBe(1);
+    expect(stderr).toBe('invalid configuration: SINK_HTTP_URL: required: where the sink POSTs\n');
+    expect(stdout).toBe('');
+  });
+
+  it('refuses to start when SQLITE_PATH cannot be written: one plain line naming the path', async () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'not a directory');
     const path = join(file, 'cohorts.db');
-    const { code, output } = await runReceiverToExit({ SQLITE_PATH: path });
+    const { code, stdout, stderr } = await runReceiverToExit({ SQLITE_PATH: path });
     expect(code).toBe(1);
-    expect(output).toContain(path);
+    expect(stderr.split('\n')).toEqual([expect.stringMatching(/^could not start: .*/), '']);
+    expect(stderr).toContain(path);
+    // The warnings before the failure may be logged; no fatal line with the error and its stack.
+    expect(stdout).not.toMatch(/"level":60|"stack"/);
   });
 
-  it('logs a loud warning when auth is off, and none when tokens are set', async () => {
-    const open = await spawnReceiver({ SQLITE_PATH: join(dir, 'open.db') });
+  it('with auth off, listens on loopback only and says so; with tokens, on every interface', async () => {
+    // HOST='' is HOST unset: the default is what is checked.
+    const open = await spawnReceiver({ SQLITE_PATH: join(dir, 'open.db'), HOST: '' });
     open.child.kill('SIGTERM');
     await open.exited;
-    expect(open.logLines.some((line) => line.level === 40 && String(line.msg).includes('AUTH IS OFF'))).toBe(
-      true,
+    expect(open.logLines.find((line) => line.msg === 'listening')?.host).toBe('127.0.0.1');
+    const warning = open.logLines.find(
+      (line) => line.level === 40 && String(line.msg).includes('AUTH IS OFF'),
     );
-    const guarded = await spawnReceiver({ SQLITE_PATH: join(dir, 'guarded.db'), AUTH_TOKENS: 's3cret' });
+    expect(warning?.msg).toContain('listening on 127.0.0.1 only');
+    expect(warning?.msg).toContain('set AUTH_TOKENS');
+
+    const guarded = await spawnReceiver({
+      SQLITE_PATH: join(dir, 'guarded.db'),
+      AUTH_TOKENS: 's3cret',
+      HOST: '',
+    });
     guarded.child.kill('SIGTERM');
     await guarded.exited;
+    expect(guarded.logLines.find((line) => line.msg === 'listening')?.host).toBe('0.0.0.0');
     expect(guarded.logLines.some((line) => String(line.msg).includes('AUTH IS OFF'))).toBe(false);
+  });
+
+  it('refuses HOST=0.0.0.0 without tokens in one line, and starts with AUTH_TOKENS=none, warning loudly', async () => {
+    const refused = await runReceiverToExit({ SQLITE_PATH: join(dir, 'refused.db'), HOST: '0.0.0.0' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      'invalid configuration: AUTH_TOKENS: required when HOST=0.0.0.0 is reachable from the network; set AUTH_TOKENS=none to run without auth anyway\n',
+    );
+    const open = await spawnReceiver({
+      SQLITE_PATH: join(dir, 'none.db'),
+      HOST: '0.0.0.0',
+      AUTH_TOKENS: 'none',
+    });
+    open.child.kill('SIGTERM');
+    await open.exited;
+    expect(open.logLines.find((line) => line.msg === 'listening')?.host).toBe('0.0.0.0');
+    const warning = open.logLines.find(
+      (line) => line.level === 40 && String(line.msg).includes('AUTH IS OFF'),
+    );
+    expect(warning?.msg).toContain('anyone who can reach this port can change cohort membership');
   });
 });

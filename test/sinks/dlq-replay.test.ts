@@ -44,7 +44,7 @@ describe('npm run dlq with sink letters', () => {
       STORE: 'sqlite',
       SINKS: 'http',
       SINK_HTTP_URL: downstream.url,
-      SINK_CONCURRENCY: '1',
+      SINK_HTTP_CONCURRENCY: '1',
     };
     const receiver = await spawnReceiver(env);
     cleanups.push(async () => {

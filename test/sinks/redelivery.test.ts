@@ -196,8 +196,8 @@ async function killStuckInSinkThenRestart(
     ...queueEnv,
     STORE: 'sqlite',
     SINKS: 'http',
-    SINK_CONCURRENCY: '1',
-    SINK_TIMEOUT_MS: '60000',
+    SINK_HTTP_CONCURRENCY: '1',
+    SINK_HTTP_TIMEOUT_MS: '60000',
   };
   const first = await spawnReceiver({ ...env, SINK_HTTP_URL: stuck.url });
   cleanups.push(async () => {
