@@ -1,4 +1,4 @@
-/** @module The one internal shape every accepted payload is normalised into (see DESIGN.md section 4). */
+/** @module The one internal shape every accepted payload is normalised into (docs/design.md#payloads). */
 
 /** A user carried by a batch; `properties` is whatever user_properties Amplitude sent, if any. */
 export interface CohortUser {

@@ -1,4 +1,4 @@
-/** @module The Prometheus series the receiver exports (DESIGN.md section 3), on a registry of its own. */
+/** @module The Prometheus series the receiver exports (docs/operations.md#metrics), on a registry of its own. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { UnavailableError } from './errors.ts';
 import { clientErrorReasons } from './http/connection-guard.ts';

@@ -1,4 +1,4 @@
-/** @module Maps the receiver's error classes to the statuses and JSON bodies of DESIGN.md section 3. */
+/** @module Maps the receiver's error classes to the statuses and JSON bodies in docs/design.md#webhook. */
 import type { ErrorHandler } from 'hono';
 import type { Logger } from 'pino';
 import {

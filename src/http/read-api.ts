@@ -1,4 +1,4 @@
-/** @module The read side: cohorts, their members, a user's cohorts (DESIGN.md section 3). */
+/** @module The read side: cohorts, their members, a user's cohorts (docs/design.md#read-api). */
 import { Hono } from 'hono';
 import type { MembershipStore } from '../store/store.ts';
 import type { AppEnv } from './app-env.ts';

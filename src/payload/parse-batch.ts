@@ -1,5 +1,5 @@
 /**
- * @module The edge normaliser: every accepted payload shape (DESIGN.md section 4) becomes one
+ * @module The edge normaliser: every accepted payload shape (docs/design.md#payloads) becomes one
  * CohortBatch here, so the rest of the code never sees Amplitude's wire format.
  */
 import type { CohortBatch } from '../batch.ts';

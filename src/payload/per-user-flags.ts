@@ -22,7 +22,7 @@ interface FlagKey {
 /**
  * Normalises a per-user flag list, or throws PayloadError.
  *
- * One message carries one cohort and one direction (AMPLITUDE.md), so every entry must name the
+ * One message carries one cohort and one direction (docs/amplitude.md#what-amplitude-sends), so every entry must name the
  * same key with the same boolean. The list has no message_id and no computed_time: the dedupe key
  * is a SHA-256 of the raw body (a retry sends the same bytes) and the time is the receive time.
  */
