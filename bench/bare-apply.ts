@@ -8,8 +8,8 @@
  * `{generator, batches, maxSeconds}`; prints one JSON line `{users, batches, seconds, usersPerSecond}`.
  */
 import { pathToFileURL } from 'node:url';
+import { createBackends } from '../src/compose.ts';
 import { loadConfig } from '../src/config.ts';
-import { createParts } from '../src/parts.ts';
 import { createBatchParser } from '../src/payload/parse-batch.ts';
 import type { MembershipStore } from '../src/store/store.ts';
 import { createPayloadGenerator, type GeneratorOptions } from './payload-generator.ts';
@@ -53,7 +53,7 @@ export async function runBareApply(store: MembershipStore, plan: BareApplyPlan):
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const plan = JSON.parse(process.argv[2] ?? '{}') as BareApplyPlan;
-  const parts = await createParts(loadConfig(process.env));
+  const parts = await createBackends(loadConfig(process.env));
   try {
     console.log(JSON.stringify(await runBareApply(parts.store, plan)));
   } finally {

@@ -19,6 +19,12 @@ import { runPaced } from './pace.ts';
 import { createPayloadGenerator, type GeneratorOptions } from './payload-generator.ts';
 import { type Progress, silentProgress } from './progress.ts';
 import {
+  nodeCommand,
+  type ReceiverProcess,
+  repositoryRoot,
+  startReceiverProcess,
+} from './receiver-process.ts';
+import {
   type BenchResult,
   type ModeName,
   type RunRecord,
@@ -27,7 +33,6 @@ import {
   type TargetInfo,
 } from './report.ts';
 import { runSaturated } from './saturate.ts';
-import { nodeCommand, repositoryRoot, type ServerProcess, spawnServer } from './server-process.ts';
 import { judge } from './verdict.ts';
 
 export interface BenchContext {
@@ -68,7 +73,7 @@ interface Target {
   endpoint: Endpoint;
   metricsUrl: string | null;
   info: TargetInfo;
-  process: ServerProcess | null;
+  process: ReceiverProcess | null;
   env: Record<string, string> | null;
 }
 
@@ -94,7 +99,7 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
   const signal = context.signal;
   let target: Target | undefined;
   let targetClaim: StorageClaim | null = null;
-  let baseline: ServerProcess | null = null;
+  let baseline: ReceiverProcess | null = null;
   try {
     const generateStarted = performance.now();
     const generator = createPayloadGenerator(generatorOptions(options));
@@ -107,11 +112,10 @@ export async function runBench(options: BenchOptions, context: BenchContext = {}
     if (targetEnv) targetClaim = await claimStorage(targetEnv, options.env.KEY_PREFIX !== undefined, notes);
     target = await startTarget(options, targetEnv, workDir, cpu, signal);
     if (options.baseline) {
-      baseline = await spawnServer({
+      baseline = await startReceiverProcess({
         name: 'baseline',
         script: 'bench/baseline-server.ts',
-        env: {},
-        workDir,
+        logPath: join(workDir, 'baseline.log'),
         cpu: cpu ?? undefined,
         signal,
       });
@@ -319,11 +323,10 @@ async function startTarget(
       env: null,
     };
   }
-  const receiver = await spawnServer({
+  const receiver = await startReceiverProcess({
     name: 'receiver',
-    script: 'src/main.ts',
     env,
-    workDir,
+    logPath: join(workDir, 'receiver.log'),
     cpu: cpu ?? undefined,
     signal,
     nodeArgs: [
@@ -401,10 +404,7 @@ async function runBareApplyProcess(
     KEY_PREFIX: `bench-bare-${randomBytes(3).toString('hex')}`,
     PATH: process.env.PATH ?? '',
   };
-  const [command, ...args] = nodeCommand('bench/bare-apply.ts', [], cpu ?? undefined) as [
-    string,
-    ...string[],
-  ];
+  const [command, ...args] = nodeCommand('bench/bare-apply.ts', [], cpu ?? undefined);
   const claim = await claimStorage(env, false, notes);
   try {
     const { stdout } = await execFileAsync(command, [...args, JSON.stringify(plan)], {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { createPayloadGenerator } from '../bench/payload-generator.ts';
+import { type ReceiverProcess, startReceiverProcess } from '../bench/receiver-process.ts';
 import type { SoakOptions } from './options.ts';
-import { type ReceiverProcess, startReceiverProcess } from './receiver-process.ts';
 
 /** One window of the run, from the sender's side and from the receiver's /metrics. */
 export interface SoakSample {
@@ -75,7 +75,17 @@ export async function runSoak(
   const workDir = await mkdtemp(join(tmpdir(), 'cohort-receiver-soak-'));
   let healthy = false;
   try {
-    const receiver = await startReceiverProcess(options.env, workDir);
+    const receiver = await startReceiverProcess({
+      name: 'the receiver',
+      env: {
+        SQLITE_PATH: join(workDir, 'cohorts.db'),
+        LOG_LEVEL: 'warn',
+        // One log line per membership change would make the soak measure the log sink.
+        SINKS: 'none',
+        ...options.env,
+      },
+      logPath: join(workDir, 'receiver.log'),
+    });
     try {
       const report = await soak(options, receiver, onSample);
       healthy = report.receiver.stayedUp && report.receiver.exitCode === 0;

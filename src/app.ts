@@ -1,7 +1,7 @@
 /** @module createApp(deps): the Hono app. No I/O at import; everything it touches comes in `deps`. */
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import type { CohortBatch } from './batch.ts';
+import type { DeadLetters } from './dead-letters/letters.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { errorResponder } from './http/errors.ts';
 import { methodNotAllowed } from './http/method-not-allowed.ts';
@@ -9,8 +9,8 @@ import { readApi } from './http/read-api.ts';
 import { requestLog } from './http/request-log.ts';
 import { requireAuth } from './http/require-auth.ts';
 import { webhookHandler } from './http/webhook.ts';
-import type { DeadLetters } from './letters/letters.ts';
 import type { Metrics } from './metrics.ts';
+import type { BatchParser } from './payload/parse-batch.ts';
 import type { Queue } from './queue/queue.ts';
 import type { MembershipStore } from './store/store.ts';
 
@@ -19,7 +19,7 @@ export interface AppDeps {
   /** Absent in a receiver-only process that has no store to read from. */
   store?: MembershipStore | undefined;
   deadLetters: DeadLetters;
-  parseBatch: (json: unknown, rawBody: string, receivedAtMs: number) => CohortBatch;
+  parseBatch: BatchParser;
   metrics: Metrics;
   logger: Logger;
   webhookPath: string;

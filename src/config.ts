@@ -4,8 +4,13 @@
  */
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.ts';
+import { isLoopback } from './http/loopback.ts';
+import { defaultPayloadLimits } from './payload/limits.ts';
+import { defaultClaimIdleMs } from './queue/redis.ts';
 import { sinkDefinitions } from './sinks/registry.ts';
+import { defaultSinkMaxAttempts } from './sinks/retry.ts';
 import { integer, readSinkSetups, type SinkSetup } from './sinks/settings.ts';
+import { defaultApplyMaxAttempts } from './worker.ts';
 
 /** Comma-separated list; blanks dropped, so `AUTH_TOKENS="a, b,"` means ["a", "b"]. */
 const list = z
@@ -49,26 +54,26 @@ const configSchema = z.object({
   DEDUPE_TTL_SECONDS: integer(604_800, 1),
   QUEUE_MAX_USERS: integer(5_000_000, 1),
   // QUEUE=redis: how long a batch may sit unacknowledged with a worker before another claims it.
-  REDIS_CLAIM_IDLE_MS: integer(30_000, 100),
+  REDIS_CLAIM_IDLE_MS: integer(defaultClaimIdleMs, 100),
   MAX_BODY_BYTES: integer(33_554_432, 1),
-  MAX_USERS_PER_BATCH: integer(100_000, 1),
-  MAX_USER_ID_LENGTH: integer(1024, 1),
-  MAX_PROPERTIES_PER_USER: integer(200, 0),
+  MAX_USERS_PER_BATCH: integer(defaultPayloadLimits.maxUsers, 1),
+  MAX_USER_ID_LENGTH: integer(defaultPayloadLimits.maxUserIdLength, 1),
+  MAX_PROPERTIES_PER_USER: integer(defaultPayloadLimits.maxProperties, 0),
   // Deeper values would overflow the stack when the store serialises them (JSON.stringify recurses).
-  MAX_PROPERTY_DEPTH: integer(32, 1, 1000),
+  MAX_PROPERTY_DEPTH: integer(defaultPayloadLimits.maxPropertyDepth, 1, 1000),
   // Slow clients (docs/security.md): Node's own defaults (60 s for headers, 300 s for a request)
   // let a slow-loris client hold a connection for minutes.
   HEADERS_TIMEOUT_MS: integer(10_000, 1),
   REQUEST_TIMEOUT_MS: integer(30_000, 1),
   KEEP_ALIVE_TIMEOUT_MS: integer(5_000, 1),
   MAX_CONNECTIONS: integer(1000, 1),
-  APPLY_MAX_ATTEMPTS: integer(5, 1),
+  APPLY_MAX_ATTEMPTS: integer(defaultApplyMaxAttempts, 1),
   SHUTDOWN_TIMEOUT_MS: integer(25_000, 0),
   QUARANTINE_MAX: integer(1000, 0),
   // Sinks: where effective membership changes go after apply (docs/sinks.md). Each sink's own
   // SINK_<NAME>_* settings are read by its schema, below.
   SINKS: list.transform((names) => (names.length === 0 ? ['log'] : names)),
-  SINK_MAX_ATTEMPTS: integer(8, 1),
+  SINK_MAX_ATTEMPTS: integer(defaultSinkMaxAttempts, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -130,11 +135,6 @@ function sinkSetups(entries: string[], env: Record<string, string>, issues: Conf
 /** Without tokens, only this machine may reach the endpoint unless HOST says otherwise. */
 const defaultHost = (config: Parsed) => (config.AUTH_TOKENS.length === 0 ? '127.0.0.1' : '0.0.0.0');
 
-/** 127.0.0.0/8, ::1 and localhost: addresses nothing outside this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost';
-}
-
 function crossChecks(config: Parsed, env: Record<string, string>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   // Node's http server refuses this pair at construction; say it in the configuration's words instead.
@@ -164,4 +164,16 @@ function crossChecks(config: Parsed, env: Record<string, string>): ConfigIssue[]
     });
   }
   return issues;
+}
+
+/** loadConfig for an entry point: the Config, or the refusal to print (one line per bad variable). */
+export function configOrRefusal(
+  env: Record<string, string | undefined>,
+): { config: Config } | { refusal: string } {
+  try {
+    return { config: loadConfig(env) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { refusal: error.message };
+    throw error;
+  }
 }

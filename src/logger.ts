@@ -5,16 +5,11 @@ import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'p
 const MAX_WRITE_BYTES = 1024 * 1024;
 
 /**
- * pino with its writer (sonic-boom) set up for a receiver that may log 100k lines a second (the log
- * sink writes a line per membership change):
- * - buffer mode: pino's default (string mode) appends each line to a pending string and measures
- *   that string's UTF-8 length on every append, O(16 KiB) a line, and writes one 16 KiB chunk per
- *   turn of the event loop; with the loop busy applying, lines were made ~10x faster than written
- *   and piled up in memory. Appending a Buffer is O(1): ~2 µs a line instead of ~5.
- * - one synchronous write per event-loop turn, of everything that turn logged: a few hundred lines
- *   a write under load, one line when quiet, and never an asynchronous write in flight. With one
- *   in flight, a process exiting (a second SIGTERM, process.exit) had its exit flush write later
- *   lines into the middle of the unfinished one, and stdout held broken JSON.
+ * pino with its writer (sonic-boom) set up for a receiver that may log 100k lines a second:
+ * - buffer mode: appending a Buffer costs O(1) a line, where string mode re-measures the whole
+ *   pending string on every append and fell behind under load (docs/performance.md#apply-profile);
+ * - one synchronous write per event-loop turn, of everything that turn logged, so no asynchronous
+ *   write is ever in flight when the process exits (an exit flush would splice lines into it).
  * A `kill -9` loses only the lines of the turn it interrupts.
  */
 export function createLogger(options: LoggerOptions, fd = 1): Logger {
@@ -50,4 +45,21 @@ export function createLogger(options: LoggerOptions, fd = 1): Logger {
     flush: (cb) => out.flush(cb),
   };
   return pino(options, lines);
+}
+
+/**
+ * Logs `message` at most once per `intervalMs`, with how many events it stands for since the last
+ * line: a flood of bad connections or a Redis that stays down must not become a flood of lines.
+ */
+export function throttledWarning(logger: Logger, message: string, intervalMs = 1000) {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let unlogged = 0;
+  return (fields: Record<string, unknown>) => {
+    unlogged += 1;
+    const now = performance.now();
+    if (now - lastAt < intervalMs) return;
+    logger.warn({ ...fields, events: unlogged }, message);
+    lastAt = now;
+    unlogged = 0;
+  };
 }

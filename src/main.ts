@@ -1,8 +1,9 @@
-/** @module Composition root: the only place that reads process.env, prints to the console or exits. */
-import { loadConfig } from './config.ts';
+/** @module The process: the only place that reads process.env, prints to the console or exits. */
+import { startReceiver } from './compose.ts';
+import { configOrRefusal } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createLogger } from './logger.ts';
-import { startReceiver } from './server.ts';
+import type { RunningReceiver } from './server.ts';
 
 /** A start-up refusal is one plain line per problem on stderr, for a person at a terminal. */
 function refuse(message: string): never {
@@ -10,25 +11,37 @@ function refuse(message: string): never {
   process.exit(1);
 }
 
+/** How long a crash waits for the best-effort shutdown before exiting anyway. */
+const crashShutdownMs = 10_000;
+
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    refuse(error.message);
-  }
+  const loaded = configOrRefusal(process.env);
+  if ('refusal' in loaded) refuse(loaded.refusal);
+  const { config } = loaded;
   const logger = createLogger({
     level: config.LOG_LEVEL,
     redact: ['req.headers.authorization', 'req.headers.cookie', `req.headers["${config.AUTH_HEADER}"]`],
   });
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: RunningReceiver;
   try {
     receiver = await startReceiver(config, logger);
   } catch (error) {
     if (error instanceof ConfigError) refuse(error.message);
     refuse(`could not start: ${firstLine(error)}`);
   }
+
+  // A bug that escapes every handler: say so, stop taking webhooks and drain what was accepted
+  // (bounded), then exit 1 so the process manager restarts a process in a known state.
+  let crashed = false;
+  const crash = (error: unknown, origin: string) => {
+    logger.fatal({ err: error, origin }, 'unexpected error: shutting down');
+    if (crashed) return;
+    crashed = true;
+    setTimeout(() => process.exit(1), crashShutdownMs).unref();
+    receiver.shutdown().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', (error) => crash(error, 'uncaughtException'));
+  process.on('unhandledRejection', (reason) => crash(reason, 'unhandledRejection'));
 
   let first: { signal: NodeJS.Signals; at: number } | undefined;
   const stop = async (signal: NodeJS.Signals) => {

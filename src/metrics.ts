@@ -1,11 +1,20 @@
 /** @module The Prometheus series the receiver exports (docs/operations.md#metrics), on a registry of its own. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { letterKinds } from './dead-letters/letters.ts';
 import type { UnavailableError } from './errors.ts';
-import { clientErrorReasons } from './http/connection-guard.ts';
-import { rejectionReasons } from './http/decode-body.ts';
-import { letterKinds } from './letters/letters.ts';
+import { rejectionReasons } from './payload/decode-body.ts';
 import type { QueueStats } from './queue/queue.ts';
 import type { MembershipChange } from './store/store.ts';
+
+/** Why a connection was refused or cut before a route answered; the label of the metric. */
+export const clientErrorReasons = [
+  'request_timeout',
+  'headers_too_large',
+  'bad_request',
+  'max_connections',
+  'reset',
+] as const;
+export type ClientErrorReason = (typeof clientErrorReasons)[number];
 
 const prefix = 'cohort_receiver_';
 

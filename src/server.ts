@@ -1,119 +1,152 @@
-/** @module startReceiver(config, logger): parts + HTTP server + worker, and a bounded shutdown. */
+/** @module startServer(deps, options): HTTP server + worker over the given backends, and a bounded shutdown. */
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
-import { type Config, isLoopback } from './config.ts';
+import type { DeadLetters } from './dead-letters/letters.ts';
 import { type ConnectionLimits, connectionServerOptions, guardConnections } from './http/connection-guard.ts';
+import { isLoopback } from './http/loopback.ts';
 import { createMetrics } from './metrics.ts';
-import { createParts, type Parts } from './parts.ts';
-import { createBatchParser } from './payload/parse-batch.ts';
+import type { BatchParser } from './payload/parse-batch.ts';
+import type { Queue } from './queue/queue.ts';
 import { createSinkDispatcher } from './sinks/dispatcher.ts';
-import { createSinks } from './sinks/registry.ts';
+import type { Sink } from './sinks/sink.ts';
+import type { MembershipStore } from './store/store.ts';
 import { createWorker } from './worker.ts';
 
 export interface RunningReceiver {
   /** e.g. `http://127.0.0.1:8080` */
   url: string;
-  /** Stops accepting (503), drains the queue within SHUTDOWN_TIMEOUT_MS, closes everything. */
+  /** Stops accepting (503), drains the queue within `shutdownTimeoutMs`, then closes everything. */
   shutdown(): Promise<{ drained: boolean }>;
 }
 
-export interface StartOptions {
-  /**
-   * Builds the parts in place of `createParts(config)`: for tests that wrap a real store or queue
-   * to inject a fault (a slow or failing store) and still run the real server and worker.
-   */
-  createParts?: (config: Config, logger: Logger) => Promise<Parts>;
+export interface ServerDeps {
+  queue: Queue;
+  store: MembershipStore;
+  deadLetters: DeadLetters;
+  /** Where the worker sends effective changes; empty for none. */
+  sinks: Sink[];
+  parseBatch: BatchParser;
+  logger: Logger;
+  /** Closes the backends (queue, store, dead letters, files, connections). */
+  close(): Promise<void>;
 }
 
-export async function startReceiver(
-  config: Config,
-  logger: Logger,
-  options: StartOptions = {},
-): Promise<RunningReceiver> {
-  if (config.AUTH_TOKENS.length === 0) logger.warn({ host: config.HOST }, authOffWarning(config.HOST));
-  const sinks = config.ROLE === 'receiver' ? [] : createSinks({ config, logger });
-  const parts = await (options.createParts ?? createParts)(config, logger);
+export interface ServerOptions {
+  port: number;
+  host: string;
+  /** `receiver`: webhooks only; `worker`: applies (and serves reads) only; `all`: both. */
+  role: 'all' | 'receiver' | 'worker';
+  /** For the start-up log line. */
+  mode: { queue: string; store: string };
+  webhookPath: string;
+  maxBodyBytes: number;
+  auth: { tokens: string[]; header: string };
+  limits: ConnectionLimits;
+  queueMaxUsers: number;
+  applyMaxAttempts: number;
+  sinkMaxAttempts: number;
+  shutdownTimeoutMs: number;
+}
+
+/** After the drain, closing sinks and backends gets this long, so a hung connection cannot hold the exit. */
+const closeTimeoutMs = 5000;
+
+export async function startServer(deps: ServerDeps, options: ServerOptions): Promise<RunningReceiver> {
+  const { queue, logger } = deps;
+  const applies = options.role !== 'receiver';
+  if (options.auth.tokens.length === 0) logger.warn({ host: options.host }, authOffWarning(options.host));
   const metrics = createMetrics({
-    queueStats: () => parts.queue.stats(),
-    queueMaxUsers: config.QUEUE_MAX_USERS,
+    queueStats: () => queue.stats(),
+    queueMaxUsers: options.queueMaxUsers,
     processMetrics: true,
   });
   const app = createApp({
-    ...parts,
-    store: config.ROLE === 'receiver' ? undefined : parts.store,
+    queue,
+    deadLetters: deps.deadLetters,
+    store: applies ? deps.store : undefined,
     // A worker process serves the probes, /metrics and the read API, but takes no webhooks.
-    receiveWebhooks: config.ROLE !== 'worker',
-    parseBatch: createBatchParser({
-      maxUsers: config.MAX_USERS_PER_BATCH,
-      maxUserIdLength: config.MAX_USER_ID_LENGTH,
-      maxProperties: config.MAX_PROPERTIES_PER_USER,
-      maxPropertyDepth: config.MAX_PROPERTY_DEPTH,
-    }),
+    receiveWebhooks: options.role !== 'worker',
+    parseBatch: deps.parseBatch,
     metrics,
     logger,
-    webhookPath: config.WEBHOOK_PATH,
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    auth: { tokens: config.AUTH_TOKENS, header: config.AUTH_HEADER },
+    webhookPath: options.webhookPath,
+    maxBodyBytes: options.maxBodyBytes,
+    auth: options.auth,
   });
   const sinkDispatcher = createSinkDispatcher({
-    sinks,
-    deadLetters: parts.deadLetters,
+    sinks: deps.sinks,
+    deadLetters: deps.deadLetters,
     logger,
     metrics,
-    maxAttempts: config.SINK_MAX_ATTEMPTS,
+    maxAttempts: options.sinkMaxAttempts,
   });
-  if (config.ROLE !== 'receiver') {
-    parts.queue.consume(
+  if (applies) {
+    queue.consume(
       createWorker({
-        ...parts,
+        store: deps.store,
+        deadLetters: deps.deadLetters,
         metrics,
         logger,
-        maxAttempts: config.APPLY_MAX_ATTEMPTS,
+        maxAttempts: options.applyMaxAttempts,
         onChanges: (changes, batch) => sinkDispatcher.deliver(changes, { messageId: batch.messageId }),
       }),
     );
   }
-  const limits = connectionLimits(config);
-  const server = await listen(app.fetch, config, limits);
-  guardConnections(server, limits, {
+  const server = await listen(app.fetch, options);
+  guardConnections(server, options.limits, {
     logger,
     onClientError: (reason) => metrics.clientErrors.inc({ reason }),
   });
   const { port } = server.address() as AddressInfo;
-  const host = urlHost(config.HOST);
-  logger.info(
-    { port, host: config.HOST, queue: config.QUEUE, store: config.STORE, role: config.ROLE },
-    'listening',
-  );
+  logger.info({ port, host: options.host, ...options.mode, role: options.role }, 'listening');
 
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${urlHost(options.host)}:${port}`,
     async shutdown() {
-      parts.queue.stopAccepting();
+      queue.stopAccepting();
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeIdleConnections();
-      const before = await parts.queue.stats();
-      logger.info({ batches: before.batches, users: before.users }, 'shutting down: draining the queue');
-      const drained = await parts.queue.drain(config.SHUTDOWN_TIMEOUT_MS);
-      if (!drained) {
-        const left = await parts.queue.stats();
-        logger.error(
-          { batches: left.batches, users: left.users },
-          'shutdown timeout: batches left undrained',
+      // With its backend down the queue cannot count: the shutdown goes on without the figures.
+      const counted = () =>
+        queue.stats().then(
+          ({ batches, users }) => ({ batches, users }),
+          () => ({}),
         );
-      }
+      logger.info(await counted(), 'shutting down: draining the queue');
+      const drained = await queue.drain(options.shutdownTimeoutMs);
+      if (!drained) logger.error(await counted(), 'shutdown timeout: batches left undrained');
       server.closeAllConnections();
-      await closed;
-      await sinkDispatcher.close();
-      await parts.close();
-      logger.info({ drained }, 'stopped');
-      return { drained };
+      const closedInTime = await withinDeadline(
+        (async () => {
+          await closed;
+          await sinkDispatcher.close();
+          await deps.close();
+        })(),
+        closeTimeoutMs,
+      );
+      if (!closedInTime)
+        logger.error({ timeout_ms: closeTimeoutMs }, 'shutdown: closing sinks and backends timed out');
+      logger.info({ drained, closed: closedInTime }, 'stopped');
+      return { drained: drained && closedInTime };
     },
   };
+}
+
+/** True when `work` settles within `ms` (a rejection is logged by the caller's logger, not here). */
+async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Where this process can reach its own server: an any-address means loopback; IPv6 in brackets. */
@@ -129,21 +162,15 @@ function authOffWarning(host: string): string {
   return `AUTH IS OFF (AUTH_TOKENS=none) on HOST=${host}: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.`;
 }
 
-const connectionLimits = (config: Config): ConnectionLimits => ({
-  headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-  requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-  keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
-  maxConnections: config.MAX_CONNECTIONS,
-});
-
-function listen(
-  fetch: Parameters<typeof serve>[0]['fetch'],
-  config: Config,
-  limits: ConnectionLimits,
-): Promise<Server> {
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], options: ServerOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = serve(
-      { fetch, port: config.PORT, hostname: config.HOST, serverOptions: connectionServerOptions(limits) },
+      {
+        fetch,
+        port: options.port,
+        hostname: options.host,
+        serverOptions: connectionServerOptions(options.limits),
+      },
       () => resolve(server as Server),
     );
     server.once('error', reject);

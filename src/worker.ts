@@ -5,7 +5,7 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
-import type { DeadLetters } from './letters/letters.ts';
+import type { DeadLetters } from './dead-letters/letters.ts';
 import type { Metrics } from './metrics.ts';
 import type { BatchHandler, DeliveryInfo } from './queue/queue.ts';
 import type { MembershipChange, MembershipStore } from './store/store.ts';
@@ -27,12 +27,15 @@ export interface WorkerDeps {
   now?: () => number;
 }
 
+/** APPLY_MAX_ATTEMPTS when unset. */
+export const defaultApplyMaxAttempts = 5;
+
 const defaultBackoff = (retry: number) => Math.min(5000, 100 * 2 ** (retry - 1));
 
 /** Returns the handler to give to `queue.consume`. It resolves once the batch is applied or set aside. */
 export function createWorker(deps: WorkerDeps): BatchHandler {
   const { store, metrics, logger } = deps;
-  const maxAttempts = deps.maxAttempts ?? 5;
+  const maxAttempts = deps.maxAttempts ?? defaultApplyMaxAttempts;
   const backoffMs = deps.backoffMs ?? defaultBackoff;
   const now = deps.now ?? Date.now;
 

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../src/dead-letters/memory.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { createMemoryStore } from '../src/store/memory.ts';
 import { createWorker } from '../src/worker.ts';

@@ -1,12 +1,12 @@
 /**
  * @module `npm run dlq -- list|show|replay|drop`: the dead letters and the quarantine, in every queue
  * mode (the letters live where the queue does: Redis for QUEUE=redis, else the SQLite file).
- * Pure of the environment: the entry file (`dlq.ts`) gives it the parts and a place to print.
+ * Pure of the environment: the entry file (`dlq.ts`) gives it the backends and a place to print.
  */
 import { writeFile } from 'node:fs/promises';
-import { type Letter, type LetterKind, letterBytes, letterKinds } from '../letters/letters.ts';
-import { type ReplayDeps, type ReplayOutcome, replayed, replayLetter } from '../letters/replay.ts';
-import type { Parts } from '../parts.ts';
+import type { Backends } from '../compose.ts';
+import { type Letter, type LetterKind, letterBytes, letterKinds } from '../dead-letters/letters.ts';
+import { type ReplayDeps, type ReplayOutcome, replayed, replayLetter } from '../replay/replay-letter.ts';
 
 export const dlqUsage = `Usage: npm run dlq -- <command> [id] [options]
 
@@ -22,7 +22,7 @@ Commands
 Kinds: rejected (quarantined 400/422 bodies), failed (batches never applied), sink (changes a sink refused)`;
 
 export interface DlqDeps extends Omit<ReplayDeps, 'queue' | 'store'> {
-  parts: Pick<Parts, 'queue' | 'store' | 'deadLetters'>;
+  backends: Pick<Backends, 'queue' | 'store' | 'deadLetters'>;
   /** Why replaying cannot work in this configuration (QUEUE=memory with STORE=memory), if it cannot. */
   replayBlocked?: string | undefined;
   print: (line: string) => void;
@@ -48,7 +48,7 @@ export async function runDlq(argv: string[], deps: DlqDeps): Promise<number> {
     deps.print(`${(error as Error).message}\n\n${dlqUsage}`);
     return 2;
   }
-  const { deadLetters } = deps.parts;
+  const { deadLetters } = deps.backends;
   switch (args.command) {
     case 'list': {
       const letters = await deadLetters.list({
@@ -92,7 +92,11 @@ export async function runDlq(argv: string[], deps: DlqDeps): Promise<number> {
       for (const letter of letters) {
         let outcome: ReplayOutcome;
         try {
-          outcome = await replayLetter(letter, { ...deps, queue: deps.parts.queue, store: deps.parts.store });
+          outcome = await replayLetter(letter, {
+            ...deps,
+            queue: deps.backends.queue,
+            store: deps.backends.store,
+          });
         } catch (error) {
           outcome = { status: 'not_replayable', detail: (error as Error).message };
         }
@@ -120,12 +124,12 @@ export async function runDlq(argv: string[], deps: DlqDeps): Promise<number> {
 /** The one letter named, or with --all every letter (of --kind); undefined when the id is unknown. */
 async function chosen(args: Arguments, deps: DlqDeps): Promise<Letter[] | undefined> {
   if (args.all) {
-    return deps.parts.deadLetters.list({
+    return deps.backends.deadLetters.list({
       ...(args.kind ? { kind: args.kind } : {}),
       limit: Number.MAX_SAFE_INTEGER,
     });
   }
-  const letter = args.id === undefined ? undefined : await deps.parts.deadLetters.get(args.id);
+  const letter = args.id === undefined ? undefined : await deps.backends.deadLetters.get(args.id);
   return letter && [letter];
 }
 

@@ -1,42 +1,33 @@
 /**
- * @module Entry of `npm run dlq`: reads the same environment as the receiver (loadConfig), opens the
- * same parts, runs one command and prints its result (console output belongs to src/cli/ and main).
+ * @module Entry of `npm run dlq`: reads the same environment as the receiver, opens the same
+ * backends, runs one command and prints its result (console output belongs to src/cli/ and main).
  */
 import { pino } from 'pino';
-import { loadConfig } from '../config.ts';
-import { ConfigError } from '../errors.ts';
-import { createParts } from '../parts.ts';
-import { createBatchParser } from '../payload/parse-batch.ts';
+import { batchParserFor, createBackends } from '../compose.ts';
+import { configOrRefusal } from '../config.ts';
 import { createSinks } from '../sinks/registry.ts';
 import { runDlq } from './dlq-command.ts';
 import { letterSource } from './letter-source.ts';
 
 async function main(): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+  const loaded = configOrRefusal(process.env);
+  if ('refusal' in loaded) {
+    console.error(loaded.refusal);
     return 2;
   }
+  const { config } = loaded;
   // Stderr, like the logs, so the command's own output stays clean to pipe.
   console.error(letterSource(config));
   const logger = pino(
     { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
     pino.destination(2),
   );
-  const parts = await createParts(config, logger);
+  const backends = await createBackends(config, logger);
   try {
     return await runDlq(process.argv.slice(2), {
-      parts,
-      parseBatch: createBatchParser({
-        maxUsers: config.MAX_USERS_PER_BATCH,
-        maxUserIdLength: config.MAX_USER_ID_LENGTH,
-        maxProperties: config.MAX_PROPERTIES_PER_USER,
-        maxPropertyDepth: config.MAX_PROPERTY_DEPTH,
-      }),
-      sinkReplay: () => ({ sinks: createSinks({ config, logger }), logger }),
+      backends,
+      parseBatch: batchParserFor(config),
+      sinkReplay: () => ({ sinks: createSinks(config.SINKS, logger), logger }),
       replayBlocked:
         config.QUEUE === 'memory' && config.STORE === 'memory'
           ? 'QUEUE=memory with STORE=memory: the receiver holds both in its own memory, out of reach'
@@ -45,7 +36,7 @@ async function main(): Promise<number> {
       writeBytes: (bytes) => process.stdout.write(bytes),
     });
   } finally {
-    await parts.close();
+    await backends.close();
   }
 }
 

@@ -6,6 +6,8 @@
 import { type Server, type ServerOptions, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { throttledWarning } from '../logger.ts';
+import type { ClientErrorReason } from '../metrics.ts';
 
 export interface ConnectionLimits {
   /** Time for a request's headers to arrive; a slow-loris client is cut off after it. @default 10_000 */
@@ -17,16 +19,6 @@ export interface ConnectionLimits {
   /** Open connections beyond this are closed as soon as they are accepted. @default 1000 */
   maxConnections: number;
 }
-
-/** Why a connection was refused or cut before a route answered; the label of the metric. */
-export const clientErrorReasons = [
-  'request_timeout',
-  'headers_too_large',
-  'bad_request',
-  'max_connections',
-  'reset',
-] as const;
-export type ClientErrorReason = (typeof clientErrorReasons)[number];
 
 /**
  * The options only `http.createServer` takes. Node checks the header and request timeouts on an
@@ -66,23 +58,6 @@ export function guardConnections(
     if (reason !== 'reset' && socket.writable && !inFlight?.headersSent) socket.write(rawResponse(reason));
     socket.destroy();
   });
-}
-
-/**
- * Logs at most one line a second for `message`, saying how many events it stands for since the
- * last: a flood of bad connections must not become a flood of log lines (the metric counts all).
- */
-function throttledWarning(logger: Logger, message: string) {
-  let lastAt = Number.NEGATIVE_INFINITY;
-  let unlogged = 0;
-  return (fields: Record<string, unknown>) => {
-    unlogged += 1;
-    const now = performance.now();
-    if (now - lastAt < 1000) return;
-    logger.warn({ ...fields, events: unlogged }, message);
-    lastAt = now;
-    unlogged = 0;
-  };
 }
 
 type AnsweredReason = Exclude<ClientErrorReason, 'max_connections' | 'reset'>;

@@ -4,17 +4,18 @@
  */
 import type { Handler } from 'hono';
 import type { Logger } from 'pino';
+import { type DeadLetters, keptBody } from '../dead-letters/letters.ts';
 import { UnavailableError } from '../errors.ts';
-import { type DeadLetters, keptBody } from '../letters/letters.ts';
 import type { Metrics } from '../metrics.ts';
+import { decodeBatch, rejectionOf } from '../payload/decode-body.ts';
+import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { AppEnv } from './app-env.ts';
-import { type BatchDecoder, decodeBatch, rejectionOf } from './decode-body.ts';
 import { readBody } from './read-body.ts';
 
 export interface WebhookDeps {
   queue: Queue;
-  parseBatch: BatchDecoder;
+  parseBatch: BatchParser;
   deadLetters: DeadLetters;
   metrics: Metrics;
   logger: Logger;

@@ -31,6 +31,9 @@ export interface QueueConsumer {
   close(): void;
 }
 
+/** Longer than one blocking read (XREADGROUP BLOCK 1 s) takes when the backend is up. */
+const blockedReadGraceMs = 3000;
+
 export function composeQueue(
   producer: QueueProducer,
   consumer: QueueConsumer,
@@ -50,7 +53,13 @@ export function composeQueue(
       if (!accepting) {
         // Shutting down: finish what this process holds; the rest is safe in the backend.
         consumer.stopReading();
-        return waitUntil(consumer.hasStopped, timeoutMs);
+        // A read blocked on a backend that is down may never return: once this process holds no
+        // batch and the read had its time, stop waiting for it (the backend keeps the rest).
+        const readGiveUpAt = Date.now() + blockedReadGraceMs;
+        return waitUntil(
+          () => consumer.hasStopped() || (consumer.holdsNothing() && Date.now() >= readGiveUpAt),
+          timeoutMs,
+        );
       }
       return waitUntil(async () => consumer.holdsNothing() && (await producer.isEmpty()), timeoutMs);
     },

@@ -1,12 +1,9 @@
 /**
- * @module Every Redis key the Redis queue and the Redis dead letters use, built in this one place.
- * They live under `<KEY_PREFIX>:queue:` and `<KEY_PREFIX>:letters:`, beside the Redis store's
- * `<KEY_PREFIX>:store:`, so one Redis (and one prefix) can hold all three without collisions.
+ * @module Every Redis key the Redis queue uses, built in this one place, under `<KEY_PREFIX>:queue:`.
  *
  * The accept script touches a dedupe mark and the stream together; in Redis Cluster they would have
  * to share a hash slot, which these names do not arrange: the queue expects one Redis primary.
  */
-import type { LetterKind } from '../letters/letters.ts';
 
 /** The queue's key names under one prefix. */
 export interface QueueKeys {
@@ -32,16 +29,4 @@ export function queueKeys(keyPrefix: string): QueueKeys {
     waitingUsers: `${root}waiting-users`,
     pattern: `${root}*`,
   };
-}
-
-/** The dead letters' key names under one prefix. */
-export interface DeadLetterKeys {
-  /** STREAM per kind (`rejected`, `failed`, `sink`), capped at QUARANTINE_MAX entries, newest last. */
-  letters(kind: LetterKind): string;
-  pattern: string;
-}
-
-export function deadLetterKeys(keyPrefix: string): DeadLetterKeys {
-  const root = `${keyPrefix}:letters:`;
-  return { letters: (kind) => root + kind, pattern: `${root}*` };
 }

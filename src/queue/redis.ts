@@ -39,6 +39,9 @@ export interface RedisQueueOptions {
   now?: () => number;
 }
 
+/** REDIS_CLAIM_IDLE_MS when unset. */
+export const defaultClaimIdleMs = 30_000;
+
 export function createRedisQueue(options: RedisQueueOptions): Queue {
   const { redis, decodeBody } = options;
   const now = options.now ?? Date.now;
@@ -56,7 +59,7 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
     keys,
     decodeBody,
     onUndecodable: options.onUndecodable,
-    claimIdleMs: options.claimIdleMs ?? 30_000,
+    claimIdleMs: options.claimIdleMs ?? defaultClaimIdleMs,
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
     readCount: options.readCount ?? 10,
     blockMs: options.blockMs ?? 1000,

@@ -5,7 +5,7 @@
  * the batch go, so a durable queue still holds the batch until its changes are safe.
  */
 import type { Logger } from 'pino';
-import type { DeadLetters } from '../letters/letters.ts';
+import type { DeadLetters } from '../dead-letters/letters.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MembershipChange } from '../store/store.ts';
 import { createSinkMetrics, type SinkMetrics } from './metrics.ts';

@@ -3,18 +3,18 @@
  * (docs/sinks.md); loadConfig checks the settings of every sink `SINKS` names at start-up.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
 import type { SinkDefinition } from './definition.ts';
 import { exampleCrmTagsSink } from './example-crm-tags.ts';
 import { httpSink } from './http.ts';
 import { logSink } from './log.ts';
+import type { SinkSetup } from './settings.ts';
 import type { Sink } from './sink.ts';
 
 export const sinkDefinitions: readonly SinkDefinition[] = [logSink, httpSink, exampleCrmTagsSink];
 
-/** Builds the sinks `config.SINKS` names, in that order, from the settings loadConfig checked. */
-export function createSinks({ config, logger }: { config: Pick<Config, 'SINKS'>; logger: Logger }): Sink[] {
-  return config.SINKS.map(({ kind, name, settings }) => {
+/** Builds the sinks `SINKS` names, in that order, from the settings loadConfig checked. */
+export function createSinks(setups: readonly SinkSetup[], logger: Logger): Sink[] {
+  return setups.map(({ kind, name, settings }) => {
     const definition = sinkDefinitions.find((candidate) => candidate.kind === kind);
     if (definition === undefined) throw new Error(`no sink definition for "${kind}"`);
     return definition.create(settings, { name, logger });

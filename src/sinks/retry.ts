@@ -30,6 +30,9 @@ export interface DeliveryFailure {
   attempts: number;
 }
 
+/** SINK_MAX_ATTEMPTS when unset. */
+export const defaultSinkMaxAttempts = 8;
+
 const defaultBackoff = (retry: number) => Math.min(30_000, 500 * 2 ** (retry - 1));
 
 /** Resolves undefined once `sink` has `changes`, or with the failure once it gives up. */
@@ -38,7 +41,7 @@ export async function deliverWithRetries(
   changes: readonly MembershipChange[],
   options: RetryOptions = {},
 ): Promise<DeliveryFailure | undefined> {
-  const maxAttempts = options.maxAttempts ?? 8;
+  const maxAttempts = options.maxAttempts ?? defaultSinkMaxAttempts;
   for (let attempt = 1; ; attempt += 1) {
     try {
       await sink.deliver(changes);

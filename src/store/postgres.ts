@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { CohortBatch, CohortUser } from '../batch.ts';
-import { redactUrl } from '../redis/redact-url.ts';
+import { redactUrl } from '../redact-url.ts';
 import { type MemberRow, membersPage, pageRead } from './members-page.ts';
 import { inTransaction, openPostgresPool } from './postgres-pool.ts';
 import { migrate, schemaNameFor } from './postgres-schema.ts';

@@ -5,8 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { CohortBatch } from '../batch.ts';
+import { redactUrl } from '../redact-url.ts';
 import { connectRedis } from '../redis/connection.ts';
-import { redactUrl } from '../redis/redact-url.ts';
 import { runScript } from '../redis/script.ts';
 import { applyBatchScript, writeOutcomeOf } from './lua/apply-batch.ts';
 import { listCohortsScript } from './lua/list-cohorts.ts';

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDlq } from '../../src/cli/dlq-command.ts';
+import { type Backends, createBackends } from '../../src/compose.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createParts, type Parts } from '../../src/parts.ts';
 import { createBatchParser } from '../../src/payload/parse-batch.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
@@ -12,7 +12,7 @@ import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { runDlqCli } from './run-dlq.ts';
 
 let dir: TempDir;
-const opened: Parts[] = [];
+const opened: Backends[] = [];
 beforeEach(async () => {
   dir = await createTempDir('dlq');
 });
@@ -23,12 +23,12 @@ afterEach(async () => {
 
 async function open(env: Record<string, string>) {
   const config = loadConfig({ SQLITE_PATH: join(dir.path, 'cohorts.db'), SINKS: 'none', ...env });
-  const parts = await createParts(config, pino({ level: 'silent' }));
+  const parts = await createBackends(config, pino({ level: 'silent' }));
   opened.push(parts);
   const printed: string[] = [];
   const dlq = (...argv: string[]) =>
     runDlq(argv, {
-      parts,
+      backends: parts,
       parseBatch: createBatchParser({ maxUsers: config.MAX_USERS_PER_BATCH }),
       sinkReplay: () => ({ sinks: [] }),
       print: (line) => printed.push(line),
@@ -47,7 +47,7 @@ const amplitudeBody = (messageId: string, users: number) =>
   });
 
 /** A failed batch, a body rejected for a limit since raised, and one that will never parse. */
-async function addLetters(parts: Parts) {
+async function addLetters(parts: Backends) {
   const batch = cohortBatch({ users: [{ userId: 'failed-user' }] });
   await parts.deadLetters.add({
     kind: 'failed',

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
 import { queueKeys } from '../../src/queue/redis-keys.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
-import { type SpawnedReceiver, spawnReceiver } from '../server/spawn-receiver.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { addBody, cohortsOf, eventually, post } from './traffic.ts';
@@ -18,7 +18,7 @@ const usersPerBatch = 2000;
 const senders = 8;
 
 let dir: TempDir;
-const running: SpawnedReceiver[] = [];
+const running: ReceiverProcess[] = [];
 beforeEach(async () => {
   dir = await createTempDir('receiver-kill');
 });
@@ -31,7 +31,9 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>) {
-  const receiver = await spawnReceiver({ SINKS: 'none', SQLITE_PATH: join(dir.path, 'cohorts.db'), ...env });
+  const receiver = await startReceiverProcess({
+    env: { SINKS: 'none', SQLITE_PATH: join(dir.path, 'cohorts.db'), ...env },
+  });
   running.push(receiver);
   return receiver;
 }
@@ -40,7 +42,7 @@ async function start(env: Record<string, string>) {
  * Streams batches (each with its own users) from `senders` loops until `acked` of them got a 200,
  * then kills the receiver with SIGKILL while the loops are still sending. Returns the acknowledged ones.
  */
-async function streamThenKill(receiver: SpawnedReceiver, acked: number) {
+async function streamThenKill(receiver: ReceiverProcess, acked: number) {
   const accepted: { messageId: string; firstUser: string }[] = [];
   let sequence = 0;
   let killed = false;

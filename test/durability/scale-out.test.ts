@@ -27,10 +27,10 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
 import type { CohortBatch } from '../../src/batch.ts';
 import { queueKeys } from '../../src/queue/redis-keys.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
-import { type SpawnedReceiver, spawnReceiver } from '../server/spawn-receiver.ts';
 import { expectedState } from '../support/oracle.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
@@ -95,7 +95,7 @@ const toBody = (batch: CohortBatch) =>
 
 describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on one Redis', () => {
   let dir: TempDir;
-  const processes: SpawnedReceiver[] = [];
+  const processes: ReceiverProcess[] = [];
 
   beforeAll(async () => {
     dir = await createTempDir('scale-out');
@@ -110,23 +110,25 @@ describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on o
   });
 
   const start = async (role: 'receiver' | 'worker') => {
-    const spawned = await spawnReceiver({
-      ROLE: role,
-      QUEUE: 'redis',
-      REDIS_URL: redisUrl,
-      KEY_PREFIX: keyPrefix,
-      REDIS_CLAIM_IDLE_MS: '2000',
-      // The workers share the Redis store; a receiver holds no store (it only accepts).
-      STORE: role === 'worker' ? 'redis' : 'memory',
-      SQLITE_PATH: join(dir.path, 'store.db'),
-      SINKS: 'none',
-      LOG_LEVEL: role === 'worker' ? 'debug' : 'info',
+    const spawned = await startReceiverProcess({
+      env: {
+        ROLE: role,
+        QUEUE: 'redis',
+        REDIS_URL: redisUrl,
+        KEY_PREFIX: keyPrefix,
+        REDIS_CLAIM_IDLE_MS: '2000',
+        // The workers share the Redis store; a receiver holds no store (it only accepts).
+        STORE: role === 'worker' ? 'redis' : 'memory',
+        SQLITE_PATH: join(dir.path, 'store.db'),
+        SINKS: 'none',
+        LOG_LEVEL: role === 'worker' ? 'debug' : 'info',
+      },
     });
     processes.push(spawned);
     return spawned;
   };
 
-  const appliedBy = (worker: SpawnedReceiver) =>
+  const appliedBy = (worker: ReceiverProcess) =>
     worker.logLines.filter((line) => line.msg === 'batch applied').map((line) => String(line.message_id));
 
   it('reaches the oracle’s state with a worker killed mid-run, applying no batch twice', async () => {
@@ -141,7 +143,7 @@ describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on o
     const sender = async (lane: number) => {
       for (let index = next++; index < sends.length; index = next++) {
         const batch = sends[index] as CohortBatch;
-        const url = (receivers[(index + lane) % 2] as SpawnedReceiver).url;
+        const url = (receivers[(index + lane) % 2] as ReceiverProcess).url;
         let result = await post(url, toBody(batch));
         while (result.status === 503) result = await post(url, toBody(batch));
         expect(result.status).toBe(200);
@@ -202,7 +204,7 @@ describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on o
 });
 
 /** The message_ids of the entries a worker process holds unacknowledged (its consumer's pending list). */
-async function pendingOf(worker: SpawnedReceiver): Promise<string[]> {
+async function pendingOf(worker: ReceiverProcess): Promise<string[]> {
   const redis = new Redis(redisUrl);
   try {
     const keys = queueKeys(keyPrefix);

@@ -9,10 +9,10 @@
 import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startReceiverProcess } from '../../bench/receiver-process.ts';
 import { createBatchParser } from '../../src/payload/parse-batch.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import type { MembershipStore } from '../../src/store/store.ts';
-import { spawnReceiver } from '../server/spawn-receiver.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { settledHeapUsed } from './gc.ts';
 import {
@@ -167,11 +167,13 @@ describe('hostile bodies against a receiver in its own process', () => {
   });
 
   it('keeps the process up and writes nothing but JSON log lines', async () => {
-    const child = await spawnReceiver({
-      SQLITE_PATH: `${dir.path}/cohorts.db`,
-      MAX_BODY_BYTES: String(maxBodyBytes),
-      // The log sink writes a line per membership change (100,000 for one batch here): not the point.
-      SINKS: 'none',
+    const child = await startReceiverProcess({
+      env: {
+        SQLITE_PATH: `${dir.path}/cohorts.db`,
+        MAX_BODY_BYTES: String(maxBodyBytes),
+        // The log sink writes a line per membership change (100,000 for one batch here): not the point.
+        SINKS: 'none',
+      },
     });
     try {
       const bodies = [

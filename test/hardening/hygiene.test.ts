@@ -4,13 +4,12 @@
  * `?token=` query; passwords in DATABASE_URL, REDIS_URL, the HTTP sink's URL and headers), at
  * start-up, per request, or when start-up fails.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReceiverNotReady, runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
 import { loadConfig } from '../../src/config.ts';
-import { runReceiverToExit, spawnReceiver } from '../server/spawn-receiver.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { firstResponse, openConnection } from './raw-http.ts';
 import { amplitudeBody, startTestReceiver } from './receiver.ts';
@@ -145,7 +144,7 @@ describe('secrets never reach a log line', () => {
   });
 
   it('at start-up, per request (right and wrong tokens, header and query) and at shutdown', async () => {
-    const child = await spawnReceiver({ ...secretEnv(), LOG_LEVEL: 'debug' });
+    const child = await startReceiverProcess({ env: { ...secretEnv(), LOG_LEVEL: 'debug' } });
     const send = (path: string, init: RequestInit = {}) => fetch(`${child.url}${path}`, init);
     const bearer = (token: string) => ({ authorization: `Bearer ${token}`, cookie: `session=${token}` });
     const answers = [
@@ -223,32 +222,19 @@ describe('secrets never reach a log line', () => {
  * it is killed if it neither exits nor listens within 10 s. Returns all it printed.
  */
 async function runBriefly(env: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = await startReceiverProcess({
+    env: { LOG_LEVEL: 'debug', ...env },
+    startTimeoutMs: 10_000,
+  }).catch((error: unknown) => {
+    if (error instanceof ReceiverNotReady) return error.output;
+    throw error;
   });
-  let output = '';
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const listening = new Promise<number>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const line = output.split('\n').find((text) => text.includes('"msg":"listening"'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const port = await Promise.race([listening, exited.then(() => undefined)]);
-  if (port !== undefined) {
-    await fetch(`http://127.0.0.1:${port}/webhook`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${secrets.token}` },
-      body: amplitudeBody('backend-down', ['u1']),
-    }).catch(() => undefined);
-    child.kill('SIGTERM');
-  }
-  await exited;
-  clearTimeout(killer);
-  return output;
+  if (typeof started === 'string') return started;
+  await fetch(`${started.url}/webhook`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secrets.token}` },
+    body: amplitudeBody('backend-down', ['u1']),
+  }).catch(() => undefined);
+  await started.stop(10_000);
+  return started.output();
 }

@@ -5,15 +5,14 @@
  */
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { type Backends, createBackends, type StartOptions, startReceiver } from '../../src/compose.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { createParts, type Parts } from '../../src/parts.ts';
-import { type StartOptions, startReceiver } from '../../src/server.ts';
 import { createTempDir } from '../support/tmp.ts';
 
 export interface TestReceiver {
   url: string;
   port: number;
-  parts: Parts;
+  parts: Backends;
   sqlitePath: string;
   logLines: Record<string, unknown>[];
   /** Resolves when every accepted batch has been applied (or set aside). */
@@ -27,16 +26,16 @@ export interface TestReceiver {
 }
 
 export interface TestReceiverOptions {
-  /** Sees the parts `createParts` built and may return them changed (a slow or failing store). */
-  wrapParts?: (parts: Parts) => Parts | Promise<Parts>;
+  /** Sees the parts `createBackends` built and may return them changed (a slow or failing store). */
+  wrapParts?: (parts: Backends) => Backends | Promise<Backends>;
   /** Builds the parts instead, on the test's own SQLite connection (to set pragmas on it). */
-  createParts?: (config: Config) => Promise<Parts>;
+  createBackends?: (config: Config) => Promise<Backends>;
 }
 
 /** Starts the receiver with `env` over test defaults (port 0, STORE=sqlite in a fresh temp dir). */
 export async function startTestReceiver(
   env: Record<string, string> = {},
-  { wrapParts = (parts) => parts, createParts: buildParts = createParts }: TestReceiverOptions = {},
+  { wrapParts = (parts) => parts, createBackends: buildParts = createBackends }: TestReceiverOptions = {},
 ): Promise<TestReceiver> {
   const dir = await createTempDir('hardening');
   const sqlitePath = join(dir.path, 'cohorts.db');
@@ -53,9 +52,9 @@ export async function startTestReceiver(
     { level: config.LOG_LEVEL },
     { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) },
   );
-  let parts: Parts | undefined;
+  let parts: Backends | undefined;
   const options: StartOptions = {
-    createParts: async (partsConfig) => {
+    createBackends: async (partsConfig) => {
       parts = await wrapParts(await buildParts(partsConfig));
       return parts;
     },
@@ -65,7 +64,7 @@ export async function startTestReceiver(
   return {
     url,
     port: Number(new URL(url).port),
-    // biome-ignore lint/style/noNonNullAssertion: startReceiver called createParts before resolving.
+    // biome-ignore lint/style/noNonNullAssertion: startReceiver called createBackends before resolving.
     parts: parts!,
     sqlitePath,
     logLines,

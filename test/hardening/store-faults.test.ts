@@ -11,12 +11,12 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Backends } from '../../src/compose.ts';
 import type { Config } from '../../src/config.ts';
-import { createSqliteDeadLetters } from '../../src/letters/sqlite.ts';
-import type { Parts } from '../../src/parts.ts';
+import { createSqliteDeadLetters } from '../../src/dead-letters/sqlite.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import { amplitudeBody, membersOf, scrapeMetrics, startTestReceiver, type TestReceiver } from './receiver.ts';
 
 let receiver: TestReceiver | undefined;
@@ -25,9 +25,9 @@ afterEach(async () => {
   receiver = undefined;
 });
 
-/** Parts as `createParts` makes them for QUEUE=memory STORE=sqlite, on a connection the test can tune. */
+/** Backends as `createBackends` makes them for QUEUE=memory STORE=sqlite, on a connection the test can tune. */
 function partsOnOwnConnection(onOpen: (db: Database.Database) => void) {
-  return async (config: Config): Promise<Parts> => {
+  return async (config: Config): Promise<Backends> => {
     const db = openSqliteDatabase(config.SQLITE_PATH);
     onOpen(db);
     const deadLetters = createSqliteDeadLetters(db, { maxPerKind: config.QUARANTINE_MAX });
@@ -78,7 +78,7 @@ describe('SQLite busy: another connection holds the write lock', () => {
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '3', SINKS: 'none' },
       {
-        createParts: partsOnOwnConnection((opened) => {
+        createBackends: partsOnOwnConnection((opened) => {
           db = opened;
           db.pragma('busy_timeout = 50');
         }),
@@ -126,7 +126,7 @@ describe('SQLite full', () => {
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '3', SINKS: 'none' },
       {
-        createParts: partsOnOwnConnection((opened) => {
+        createBackends: partsOnOwnConnection((opened) => {
           db = opened;
         }),
       },

@@ -1,7 +1,7 @@
 /** A receiver app wired to memory parts, driven in-process with `app.request` (no port). */
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createBatchParser } from '../../src/payload/parse-batch.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';

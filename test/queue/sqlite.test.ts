@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/batch.ts';
+import { applyingWithInboxRemoval } from '../../src/compose.ts';
 import type { DeliveryInfo } from '../../src/queue/queue.ts';
 import { createSqliteQueue, type SqliteQueue, type SqliteQueueOptions } from '../../src/queue/sqlite.ts';
-import { applyingFromInbox } from '../../src/queue/sqlite-exactly-once.ts';
 import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
@@ -176,7 +176,7 @@ describe('sqlite queue', () => {
 describe('sqlite queue + sqlite store: exactly-once apply', () => {
   it('removes the inbox row in the store transaction, so a kill after the commit never applies again', async () => {
     const first = openQueue();
-    const store = applyingFromInbox(createSqliteStore(first.db), first.queue);
+    const store = applyingWithInboxRemoval(createSqliteStore(first.db), first.queue);
     await first.queue.accept(cohortBatch({ users: [{ userId: 'a' }] }));
     let applied = false;
     first.queue.consume(async (batch) => {
@@ -196,7 +196,7 @@ describe('sqlite queue + sqlite store: exactly-once apply', () => {
   it('keeps the row when the store update fails: the removal rolls back with it', async () => {
     const { db, queue } = openQueue();
     const sqliteStore = createSqliteStore(db);
-    const store = applyingFromInbox(
+    const store = applyingWithInboxRemoval(
       {
         ...sqliteStore,
         applyBatchSync: () => {

@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiver } from '../../src/compose.ts';
 import { loadConfig } from '../../src/config.ts';
-import { type RunningReceiver, startReceiver } from '../../src/server.ts';
+import type { RunningReceiver } from '../../src/server.ts';
 
 let receiver: RunningReceiver;
 beforeAll(async () => {

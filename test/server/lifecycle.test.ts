@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runReceiverToExit, spawnReceiver } from './spawn-receiver.ts';
+import { runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -32,7 +32,7 @@ async function memberCount(url: string) {
 describe('process lifecycle', () => {
   it('drains acknowledged batches on SIGTERM, exits 0, and has them all after a restart', async () => {
     const env = { SQLITE_PATH: join(dir, 'cohorts.db') };
-    const first = await spawnReceiver(env);
+    const first = await startReceiverProcess({ env });
     const batches = 40;
     const usersPerBatch = 5000;
     const answers = await Promise.all(
@@ -47,7 +47,7 @@ describe('process lifecycle', () => {
     // Proof that the signal came while work was still waiting, so the drain is what saved it.
     expect(draining?.batches).toBeGreaterThan(0);
 
-    const second = await spawnReceiver(env);
+    const second = await startReceiverProcess({ env });
     try {
       expect(await memberCount(second.url)).toBe(batches * usersPerBatch);
     } finally {
@@ -57,7 +57,7 @@ describe('process lifecycle', () => {
   });
 
   it('exits at once on a second signal', async () => {
-    const first = await spawnReceiver({ SQLITE_PATH: join(dir, 'cohorts.db') });
+    const first = await startReceiverProcess({ env: { SQLITE_PATH: join(dir, 'cohorts.db') } });
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         fetch(`${first.url}/webhook`, { method: 'POST', body: batchBody(i, 5000) }),
@@ -105,7 +105,7 @@ describe('process lifecycle', () => {
 
   it('with auth off, listens on loopback only and says so; with tokens, on every interface', async () => {
     // HOST='' is HOST unset: the default is what is checked.
-    const open = await spawnReceiver({ SQLITE_PATH: join(dir, 'open.db'), HOST: '' });
+    const open = await startReceiverProcess({ env: { SQLITE_PATH: join(dir, 'open.db'), HOST: '' } });
     open.child.kill('SIGTERM');
     await open.exited;
     expect(open.logLines.find((line) => line.msg === 'listening')?.host).toBe('127.0.0.1');
@@ -115,10 +115,8 @@ describe('process lifecycle', () => {
     expect(warning?.msg).toContain('listening on 127.0.0.1 only');
     expect(warning?.msg).toContain('set AUTH_TOKENS');
 
-    const guarded = await spawnReceiver({
-      SQLITE_PATH: join(dir, 'guarded.db'),
-      AUTH_TOKENS: 's3cret',
-      HOST: '',
+    const guarded = await startReceiverProcess({
+      env: { SQLITE_PATH: join(dir, 'guarded.db'), AUTH_TOKENS: 's3cret', HOST: '' },
     });
     guarded.child.kill('SIGTERM');
     await guarded.exited;
@@ -132,10 +130,8 @@ describe('process lifecycle', () => {
     expect(refused.stderr).toBe(
       'invalid configuration: AUTH_TOKENS: required when HOST=0.0.0.0 is reachable from the network; set AUTH_TOKENS=none to run without auth anyway\n',
     );
-    const open = await spawnReceiver({
-      SQLITE_PATH: join(dir, 'none.db'),
-      HOST: '0.0.0.0',
-      AUTH_TOKENS: 'none',
+    const open = await startReceiverProcess({
+      env: { SQLITE_PATH: join(dir, 'none.db'), HOST: '0.0.0.0', AUTH_TOKENS: 'none' },
     });
     open.child.kill('SIGTERM');
     await open.exited;

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBackends, startReceiver } from '../../src/compose.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createParts } from '../../src/parts.ts';
-import { type RunningReceiver, startReceiver } from '../../src/server.ts';
+import type { RunningReceiver } from '../../src/server.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
@@ -73,7 +73,7 @@ describe('ROLE with QUEUE=sqlite on one machine', () => {
 
 describe('parts: QUEUE=sqlite with STORE=sqlite', () => {
   it('applies and removes the inbox row in one transaction when there are no sinks', async () => {
-    const parts = await createParts(configFor({ QUEUE: 'sqlite' }));
+    const parts = await createBackends(configFor({ QUEUE: 'sqlite' }));
     try {
       await parts.queue.accept(cohortBatch({ users: [{ userId: 'once' }] }));
       let rowsDuringApply = -1;
@@ -89,7 +89,7 @@ describe('parts: QUEUE=sqlite with STORE=sqlite', () => {
   });
 
   it('keeps the row until the handler resolves when sinks are configured (they are owed the changes)', async () => {
-    const parts = await createParts(configFor({ QUEUE: 'sqlite', SINKS: 'log' }));
+    const parts = await createBackends(configFor({ QUEUE: 'sqlite', SINKS: 'log' }));
     try {
       await parts.queue.accept(cohortBatch({ users: [{ userId: 'sunk' }] }));
       let rowsDuringApply = -1;

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createSinkDispatcher } from '../../src/sinks/dispatcher.ts';
 import { changeKey, type Sink } from '../../src/sinks/sink.ts';
 import type { MembershipChange } from '../../src/store/store.ts';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetters } from '../../src/letters/letters.ts';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import type { DeadLetters } from '../../src/dead-letters/letters.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createSinkDispatcher, type SinkDispatcherOptions } from '../../src/sinks/dispatcher.ts';
 import { createHttpSink, type WireChange } from '../../src/sinks/http.ts';

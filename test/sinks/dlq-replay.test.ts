@@ -2,29 +2,18 @@
  * A sink that refuses changes: they become a `sink` dead letter, and `npm run dlq -- replay` sends
  * them again later, as the users' current state, through real processes and a real downstream.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startReceiverProcess } from '../../bench/receiver-process.ts';
 import type { WireChange } from '../../src/sinks/http.ts';
-import { spawnReceiver } from '../server/spawn-receiver.ts';
+import { runDlqCli } from '../cli/run-dlq.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { startDownstream } from './downstream.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Runs `npm run dlq -- <args>` (its entry file, as npm would) and returns its exit code and output. */
+/** Runs `npm run dlq -- <args>` and returns its exit code and all it printed. */
 async function dlq(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dlq.ts', ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
+  const { code, stdout, stderr } = await runDlqCli(args, { LOG_LEVEL: 'silent', ...env });
+  return { code, output: stdout + stderr };
 }
 
 describe('npm run dlq with sink letters', () => {
@@ -46,7 +35,7 @@ describe('npm run dlq with sink letters', () => {
       SINK_HTTP_URL: downstream.url,
       SINK_HTTP_CONCURRENCY: '1',
     };
-    const receiver = await spawnReceiver(env);
+    const receiver = await startReceiverProcess({ env });
     cleanups.push(async () => {
       receiver.child.kill('SIGTERM');
       await receiver.exited;

@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
+import { replaySinkLetter } from '../../src/replay/resend-sink-letter.ts';
 import {
   createSinkDispatcher,
   type SinkDispatcherOptions,
   type SinkLetterBody,
 } from '../../src/sinks/dispatcher.ts';
 import { createHttpSink, type HttpSinkOptions, type WireChange } from '../../src/sinks/http.ts';
-import { replaySinkLetter } from '../../src/sinks/replay.ts';
 import { changeKey } from '../../src/sinks/sink.ts';
 import { createMemoryStore } from '../../src/store/memory.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';

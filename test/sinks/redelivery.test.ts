@@ -6,17 +6,17 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startReceiverProcess } from '../../bench/receiver-process.ts';
 import type { CohortBatch } from '../../src/batch.ts';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createSinkDispatcher } from '../../src/sinks/dispatcher.ts';
 import { createHttpSink, type WireChange } from '../../src/sinks/http.ts';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import type { MembershipChange } from '../../src/store/store.ts';
 import { createWorker } from '../../src/worker.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
-import { spawnReceiver } from '../server/spawn-receiver.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { describeWithService, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
@@ -199,7 +199,7 @@ async function killStuckInSinkThenRestart(
     SINK_HTTP_CONCURRENCY: '1',
     SINK_HTTP_TIMEOUT_MS: '60000',
   };
-  const first = await spawnReceiver({ ...env, SINK_HTTP_URL: stuck.url });
+  const first = await startReceiverProcess({ env: { ...env, SINK_HTTP_URL: stuck.url } });
   cleanups.push(async () => {
     first.child.kill('SIGKILL');
     await first.exited;
@@ -231,7 +231,7 @@ async function killStuckInSinkThenRestart(
 
   const downstream = await startDownstream();
   cleanups.push(() => downstream.close());
-  const second = await spawnReceiver({ ...env, SINK_HTTP_URL: downstream.url });
+  const second = await startReceiverProcess({ env: { ...env, SINK_HTTP_URL: downstream.url } });
   cleanups.push(async () => {
     second.child.kill('SIGTERM');
     await second.exited;

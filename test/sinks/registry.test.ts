@@ -7,7 +7,7 @@ import { membershipChange } from './changes.ts';
 import { startDownstream } from './downstream.ts';
 
 const logger = pino({ level: 'silent' });
-const sinksFor = (env: Record<string, string>) => createSinks({ config: loadConfig(env), logger });
+const sinksFor = (env: Record<string, string>) => createSinks(loadConfig(env).SINKS, logger);
 const refusal = (env: Record<string, string>) => {
   try {
     loadConfig(env);
@@ -55,7 +55,7 @@ describe('sink configuration', () => {
       ['http-crm', 2.5],
       ['http-mail', undefined],
     ]);
-    const sinks = createSinks({ config, logger });
+    const sinks = createSinks(config.SINKS, logger);
     try {
       for (const sink of sinks) await sink.deliver([membershipChange()]);
       expect(crm.requests.map((request) => request.headers.authorization)).toEqual(['Bearer crm-token']);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPostgresStore } from '../../src/store/postgres.ts';
 import { schemaNameFor } from '../../src/store/postgres-schema.ts';

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { runDlq } from '../../src/cli/dlq-command.ts';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createBatchParser } from '../../src/payload/parse-batch.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
@@ -84,7 +84,7 @@ describe('a quarantined body, memory dead letters', () => {
       const printed: string[] = [];
       const dlq = (...argv: string[]) =>
         runDlq(argv, {
-          parts: { queue, store, deadLetters },
+          backends: { queue, store, deadLetters },
           parseBatch,
           sinkReplay: () => ({ sinks: [] }),
           print: (line) => printed.push(line),

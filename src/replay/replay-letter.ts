@@ -8,17 +8,17 @@
  *   passes, accepted as if it had just arrived (with dedupe: if Amplitude's retry already got in,
  *   it is a duplicate). A rejected body passes only if the receiver changed since (a parser fix,
  *   a raised limit); a template fixed in Amplitude changes what Amplitude sends next, not this body.
- * - `sink` (changes a sink refused): sent again, as the store's current state (src/sinks/replay.ts).
+ * - `sink` (changes a sink refused): sent again, as the store's current state (src/replay/resend-sink-letter.ts).
  * Every path is idempotent: applying a batch twice changes nothing (last writer wins).
  */
 import { z } from 'zod';
 import type { CohortBatch } from '../batch.ts';
-import { decodeBatch, rejectionOf } from '../http/decode-body.ts';
+import { type Letter, letterBytes } from '../dead-letters/letters.ts';
+import { decodeBatch, rejectionOf } from '../payload/decode-body.ts';
 import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
-import { type ReplaySinkLetterDeps, replaySinkLetter } from '../sinks/replay.ts';
 import type { MembershipStore } from '../store/store.ts';
-import { type Letter, letterBytes } from './letters.ts';
+import { type ReplaySinkLetterDeps, replaySinkLetter } from './resend-sink-letter.ts';
 
 export interface ReplayDeps {
   queue: Queue;

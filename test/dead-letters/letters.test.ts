@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keptBody, type Letter, letterBytes } from '../../src/letters/letters.ts';
-import { createMemoryDeadLetters } from '../../src/letters/memory.ts';
-import { createRedisDeadLetters } from '../../src/letters/redis.ts';
-import { createSqliteDeadLetters } from '../../src/letters/sqlite.ts';
-import { connectRedis, waitUntilReady } from '../../src/queue/redis-connection.ts';
-import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
+import { keptBody, type Letter, letterBytes } from '../../src/dead-letters/letters.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
+import { createRedisDeadLetters } from '../../src/dead-letters/redis.ts';
+import { createSqliteDeadLetters } from '../../src/dead-letters/sqlite.ts';
+import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
+import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir } from '../support/tmp.ts';

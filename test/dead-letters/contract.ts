@@ -9,7 +9,7 @@ import {
   type Letter,
   letterBytes,
   maxKeptBodyBytes,
-} from '../../src/letters/letters.ts';
+} from '../../src/dead-letters/letters.ts';
 
 export type DeadLettersFactory = (options: {
   maxPerKind: number;

@@ -3,11 +3,11 @@
  * them, as the state the store holds now, for `npm run dlq -- replay <id>`.
  */
 import type { CohortBatch } from '../batch.ts';
-import type { Letter } from '../letters/letters.ts';
+import type { Letter } from '../dead-letters/letters.ts';
+import type { SinkLetterBody } from '../sinks/dispatcher.ts';
+import { deliverWithRetries, type RetryOptions } from '../sinks/retry.ts';
+import type { Sink } from '../sinks/sink.ts';
 import type { MembershipChange, MembershipStore } from '../store/store.ts';
-import type { SinkLetterBody } from './dispatcher.ts';
-import { deliverWithRetries, type RetryOptions } from './retry.ts';
-import type { Sink } from './sink.ts';
 
 export interface ReplaySinkLetterDeps extends Omit<RetryOptions, 'onFailedAttempt'> {
   /** The store the receiver applies to: it says what each user's state is now. */

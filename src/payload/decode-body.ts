@@ -3,13 +3,11 @@
  * with `dlq replay`, so a quarantined body is judged again by the very steps that rejected it.
  */
 import { isUtf8 } from 'node:buffer';
-import type { CohortBatch } from '../batch.ts';
 import { InvalidJsonError, PayloadError } from '../errors.ts';
-
-export type BatchDecoder = (json: unknown, rawBody: string, receivedAtMs: number) => CohortBatch;
+import type { BatchParser } from './parse-batch.ts';
 
 /** Throws InvalidJsonError (400) or PayloadError (422); `text` is the body as the queue keeps it. */
-export function decodeBatch(raw: Buffer, parseBatch: BatchDecoder, receivedAtMs: number) {
+export function decodeBatch(raw: Buffer, parseBatch: BatchParser, receivedAtMs: number) {
   if (!isUtf8(raw)) throw new InvalidJsonError('body is not valid UTF-8');
   const text = raw.toString('utf8');
   let json: unknown;

@@ -4,8 +4,8 @@
  * reads it from anywhere.
  */
 import type { Redis } from 'ioredis';
-import { deadLetterKeys } from '../queue/redis-keys.ts';
 import { type DeadLetters, letterKinds as kinds, type Letter, type LetterKind } from './letters.ts';
+import { deadLetterKeys } from './redis-keys.ts';
 
 /** The caller owns `redis` (a request-path connection) and closes it. */
 export function createRedisDeadLetters(

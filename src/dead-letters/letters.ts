@@ -3,7 +3,7 @@
  * Two kinds share it: `rejected` bodies (the quarantine of 400/422 answers, kept raw so a fixed
  * template's output can be compared and the body replayed) and `failed` batches (accepted, but the
  * store refused them on every attempt). A third, `sink`, holds membership changes a sink would not
- * take (`src/sinks/dispatcher.ts`); `replaySinkLetter` in `src/sinks/replay.ts` sends them again.
+ * take (`src/sinks/dispatcher.ts`); `replaySinkLetter` in `src/replay/resend-sink-letter.ts` sends them again.
  */
 
 import { isUtf8 } from 'node:buffer';

@@ -1,0 +1,224 @@
+/**
+ * @module The composition module: the one place that knows every implementation and wires them,
+ * config → shared backends (the SQLite file, a Redis connection) → queue, store, dead letters,
+ * sinks → server + worker. Nothing below it reads Config (docs/design.md#where-to-change-what).
+ */
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { type DeadLetters, truncateBody } from './dead-letters/letters.ts';
+import { createRedisDeadLetters } from './dead-letters/redis.ts';
+import { createSqliteDeadLetters } from './dead-letters/sqlite.ts';
+import { throttledWarning } from './logger.ts';
+import { type BatchParser, createBatchParser } from './payload/parse-batch.ts';
+import { createMemoryQueue } from './queue/memory.ts';
+import type { Queue } from './queue/queue.ts';
+import { createRedisQueue } from './queue/redis.ts';
+import { createSqliteQueue, type SqliteQueue } from './queue/sqlite.ts';
+import { createBodyDecoder, type UndecodableHandler } from './queue/stored-batch.ts';
+import { redactUrl } from './redact-url.ts';
+import { connectRedis, waitUntilReady } from './redis/connection.ts';
+import { type RunningReceiver, startServer } from './server.ts';
+import { createSinks } from './sinks/registry.ts';
+import { startWalCheckpointer } from './sqlite/checkpointer.ts';
+import { openSqliteDatabase } from './sqlite/database.ts';
+import { createMemoryStore } from './store/memory.ts';
+import { createPostgresStore } from './store/postgres.ts';
+import { createRedisStore } from './store/redis.ts';
+import { createSqliteStore, type SqliteStore } from './store/sqlite.ts';
+import type { MembershipStore } from './store/store.ts';
+
+/** The queue, store and dead letters one process works with, and how to close them. */
+export interface Backends {
+  queue: Queue;
+  /** The store the worker applies through and the read API reads. */
+  store: MembershipStore;
+  deadLetters: DeadLetters;
+  /** Closes what was opened, last opened first: queue, dead letters, store, Redis, the SQLite file. */
+  close(): Promise<void>;
+}
+
+/** How long start-up waits for Redis before going on unready (it keeps reconnecting; /readyz says so). */
+const redisStartWaitMs = 3000;
+
+export async function createBackends(config: Config, logger?: Logger): Promise<Backends> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const closeOne of closers.reverse()) await closeOne();
+  };
+  try {
+    const sqlite = sharedSqliteFile(config.SQLITE_PATH, closers, logger);
+    const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
+    const store = sqliteStore ?? createNetworkOrMemoryStore(config);
+    closers.push(() => store.close());
+
+    // Dead letters live where the queue does (Redis, else the SQLite file), so `npm run dlq` and
+    // every process of the deployment reach them, and they survive a restart.
+    let deadLetters: DeadLetters;
+    // An entry a new release's parser refuses goes to the quarantine, raw, where `dlq replay` can retry it.
+    const onUndecodable: UndecodableHandler = ({ messageId, body, reason }) =>
+      deadLetters.add({
+        kind: 'rejected',
+        reason: `queued, then undecodable: ${reason}`,
+        messageId,
+        ...truncateBody(body),
+      });
+    const queueOptions = {
+      dedupeTtlSeconds: config.DEDUPE_TTL_SECONDS,
+      maxUsers: config.QUEUE_MAX_USERS,
+      decodeBody: createBodyDecoder(),
+      onUndecodable,
+    };
+
+    let queue: Queue;
+    if (config.QUEUE === 'redis') {
+      const redis = await connectSharedRedis(config.REDIS_URL, logger);
+      closers.push(() => redis.disconnect());
+      deadLetters = createRedisDeadLetters(redis, {
+        keyPrefix: config.KEY_PREFIX,
+        maxPerKind: config.QUARANTINE_MAX,
+      });
+      queue = createRedisQueue({
+        ...queueOptions,
+        redis,
+        keyPrefix: config.KEY_PREFIX,
+        claimIdleMs: config.REDIS_CLAIM_IDLE_MS,
+        onConsumeError: (error) =>
+          logger?.warn({ error: error.message }, 'reading the Redis queue failed; retrying'),
+      });
+    } else {
+      deadLetters = createSqliteDeadLetters(sqlite(), { maxPerKind: config.QUARANTINE_MAX });
+      queue =
+        config.QUEUE === 'sqlite'
+          ? createSqliteQueue(sqlite(), queueOptions)
+          : createMemoryQueue(queueOptions);
+    }
+    const letters = deadLetters;
+    closers.push(() => letters.close());
+    closers.push(() => queue.close());
+
+    // Exactly once on one machine: the store update and the inbox row's removal commit together.
+    // Only without sinks: they rely on the batch staying queued until they have its changes
+    // (src/sinks/dispatcher.ts), which a removal at commit time would break for a process killed
+    // between the two. With sinks, a batch delivered again is restated; applying twice changes nothing.
+    const exactlyOnce = sqliteStore !== undefined && config.QUEUE === 'sqlite' && config.SINKS.length === 0;
+    return {
+      queue,
+      store: exactlyOnce ? applyingWithInboxRemoval(sqliteStore, queue as SqliteQueue) : store,
+      deadLetters,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * Wraps the SQLite store so that applying the batch being delivered commits together with the
+ * removal of its inbox row (SqliteQueue.completeWith): neither a crash before the commit (the row
+ * stays: applied once, later) nor one after it (the row is gone) can apply it twice.
+ */
+export function applyingWithInboxRemoval(store: SqliteStore, queue: SqliteQueue): MembershipStore {
+  return {
+    ...store,
+    async applyBatch(batch, options) {
+      return queue.completeWith(batch.messageId, () => store.applyBatchSync(batch, options));
+    },
+  };
+}
+
+/** The SQLite file, opened on first use: only the modes that keep something there open it. */
+function sharedSqliteFile(path: string, closers: (() => Promise<void> | void)[], logger?: Logger) {
+  let db: Database | undefined;
+  return () => {
+    if (db) return db;
+    const opened = openSqliteDatabase(path);
+    db = opened;
+    closers.push(() => {
+      opened.close();
+    });
+    if (!opened.memory) {
+      const checkpointer = startWalCheckpointer(path, (reason) =>
+        logger?.warn({ reason }, 'background WAL checkpoints stopped; commits checkpoint on the event loop'),
+      );
+      closers.push(() => checkpointer.close());
+    }
+    return opened;
+  };
+}
+
+async function connectSharedRedis(url: string, logger?: Logger) {
+  // The error's message only: ioredis attaches the failed command, whose arguments hold the password.
+  const warn = logger ? throttledWarning(logger, 'Redis connection failed; reconnecting', 30_000) : undefined;
+  const redis = connectRedis(url, { onError: (error) => warn?.({ error: error.message }) });
+  if (!(await waitUntilReady(redis, redisStartWaitMs))) {
+    logger?.error({ url: redactUrl(url) }, 'Redis is unreachable; starting unready');
+  }
+  return redis;
+}
+
+/** The store for STORE=redis, postgres or memory (sqlite shares the file, above). */
+function createNetworkOrMemoryStore(config: Config): MembershipStore {
+  const keyPrefix = config.KEY_PREFIX;
+  if (config.STORE === 'redis') return createRedisStore({ url: config.REDIS_URL, keyPrefix });
+  if (config.STORE === 'postgres')
+    return createPostgresStore({ connectionString: config.DATABASE_URL, keyPrefix });
+  return createMemoryStore();
+}
+
+/** The webhook's parser with the configured limits (also how `dlq replay` judges a quarantined body). */
+export function batchParserFor(config: Config): BatchParser {
+  return createBatchParser({
+    maxUsers: config.MAX_USERS_PER_BATCH,
+    maxUserIdLength: config.MAX_USER_ID_LENGTH,
+    maxProperties: config.MAX_PROPERTIES_PER_USER,
+    maxPropertyDepth: config.MAX_PROPERTY_DEPTH,
+  });
+}
+
+export interface StartOptions {
+  /**
+   * Builds the backends in place of `createBackends(config)`: for tests that wrap a real store or
+   * queue to inject a fault (a slow or failing store) and still run the real server and worker.
+   */
+  createBackends?: (config: Config, logger: Logger) => Promise<Backends>;
+}
+
+/** Starts the receiver `config` describes: backends, sinks, HTTP server and worker. */
+export async function startReceiver(
+  config: Config,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningReceiver> {
+  // Built first: a sink that cannot be built stops start-up before anything opens.
+  const sinks = config.ROLE === 'receiver' ? [] : createSinks(config.SINKS, logger);
+  const backends = await (options.createBackends ?? createBackends)(config, logger);
+  try {
+    return await startServer(
+      { ...backends, sinks, logger, parseBatch: batchParserFor(config) },
+      {
+        port: config.PORT,
+        host: config.HOST,
+        role: config.ROLE,
+        mode: { queue: config.QUEUE, store: config.STORE },
+        webhookPath: config.WEBHOOK_PATH,
+        maxBodyBytes: config.MAX_BODY_BYTES,
+        auth: { tokens: config.AUTH_TOKENS, header: config.AUTH_HEADER },
+        limits: {
+          headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+          requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+          keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+          maxConnections: config.MAX_CONNECTIONS,
+        },
+        queueMaxUsers: config.QUEUE_MAX_USERS,
+        applyMaxAttempts: config.APPLY_MAX_ATTEMPTS,
+        sinkMaxAttempts: config.SINK_MAX_ATTEMPTS,
+        shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      },
+    );
+  } catch (error) {
+    await backends.close();
+    throw error;
+  }
+}
