@@ -42,8 +42,8 @@ export interface Letter extends Required<Omit<NewLetter, 'messageId' | 'encoding
 }
 
 export interface DeadLetters {
-  /** Keeps a letter; the oldest of its kind go when more than the bound are kept. */
-  add(letter: NewLetter): Promise<void>;
+  /** Keeps a letter and resolves with its id; the oldest of its kind go when more than the bound are kept. */
+  add(letter: NewLetter): Promise<string>;
   /** Newest first. */
   list(options?: { kind?: LetterKind; limit?: number }): Promise<Letter[]>;
   get(id: string): Promise<Letter | undefined>;

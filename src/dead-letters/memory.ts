@@ -6,8 +6,9 @@ export function createMemoryDeadLetters(options: { maxPerKind: number }): DeadLe
   const letters: Letter[] = [];
   return {
     async add(letter) {
+      const id = randomUUID();
       letters.push({
-        id: randomUUID(),
+        id,
         kind: letter.kind,
         reason: letter.reason,
         body: letter.body,
@@ -18,6 +19,7 @@ export function createMemoryDeadLetters(options: { maxPerKind: number }): DeadLe
       });
       const ofKind = letters.filter((kept) => kept.kind === letter.kind);
       if (ofKind.length > options.maxPerKind) letters.splice(letters.indexOf(ofKind[0] as Letter), 1);
+      return id;
     },
     async list({ kind, limit = 100 } = {}) {
       return letters

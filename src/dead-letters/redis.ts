@@ -42,7 +42,7 @@ export function createRedisDeadLetters(
   return {
     async add(letter) {
       // Exact MAXLEN: the bound is small, and "the newest QUARANTINE_MAX" should mean exactly that.
-      await redis.xadd(
+      const entryId = await redis.xadd(
         keys.letters(letter.kind),
         'MAXLEN',
         options.maxPerKind,
@@ -58,6 +58,7 @@ export function createRedisDeadLetters(
         'message_id',
         letter.messageId ?? '',
       );
+      return `${letter.kind}:${entryId}`;
     },
     async list({ kind, limit = 100 } = {}) {
       const letters: Letter[] = [];

@@ -52,7 +52,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
   const getOne = db.prepare<[number], Row>('SELECT * FROM dead_letters WHERE id = ?');
   const dropOne = db.prepare('DELETE FROM dead_letters WHERE id = ?');
   const addAndTrim = db.transaction((letter: Parameters<DeadLetters['add']>[0]) => {
-    insert.run(
+    const { lastInsertRowid } = insert.run(
       letter.kind,
       letter.reason,
       letter.body,
@@ -62,11 +62,12 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
       Date.now(),
     );
     trim.run(letter.kind, letter.kind, options.maxPerKind);
+    return String(lastInsertRowid);
   });
 
   return {
     async add(letter) {
-      addAndTrim(letter);
+      return addAndTrim(letter);
     },
     async list({ kind, limit = 100 } = {}) {
       const rows = kind === undefined ? listAll.all(limit) : listKind.all(kind, limit);

@@ -45,6 +45,15 @@ export function describeDeadLettersContract(name: string, factory: DeadLettersFa
       expect(await letters.get(listed?.id ?? '')).toEqual(listed);
     });
 
+    it('resolves add with the id of the letter it kept', async () => {
+      const letters = await open();
+      const first = await letters.add({ kind: 'rejected', reason: 'r1', body: 'one' });
+      const second = await letters.add({ kind: 'sink', reason: 'r2', body: 'two' });
+      expect(first).not.toBe(second);
+      expect(await letters.get(first)).toMatchObject({ id: first, reason: 'r1', body: 'one' });
+      expect(await letters.get(second)).toMatchObject({ id: second, reason: 'r2', body: 'two' });
+    });
+
     it('lists newest first, filtered by kind and cut to the limit', async () => {
       const letters = await open();
       await letters.add({ kind: 'rejected', reason: 'r1', body: 'x', truncated: true });

@@ -1,0 +1,192 @@
+/** @module Cohorts: every cohort with its members and latest sync; one cohort's members; a user's cohorts. */
+import type { CohortActivity } from '../../deliveries/delivery-log.ts';
+import type { CohortSummary, MembersPage, UserCohort } from '../../store/store.ts';
+import { formatCount, formatSeconds, formatTime } from '../format.ts';
+import { Page } from './layout.tsx';
+
+const cohortHref = (base: string, id: string) => `${base}/cohort?id=${encodeURIComponent(id)}`;
+
+function UserLookup({ base, userId }: { base: string; userId?: string }) {
+  return (
+    <form method="get" action={`${base}/users`} class="filters" id="user-lookup">
+      <label>
+        which cohorts is user…
+        <input name="user_id" value={userId ?? ''} required />
+      </label>
+      <button type="submit">Look up</button>
+    </form>
+  );
+}
+
+export function NoStorePage({ base, loggedIn }: { base: string; loggedIn: boolean }) {
+  return (
+    <Page title="Cohorts" base={base} section="cohorts" loggedIn={loggedIn}>
+      <p class="notice">
+        This process has no store (ROLE=receiver). Open the inspector of a worker (ROLE=worker or all) to see
+        cohorts and members.
+      </p>
+    </Page>
+  );
+}
+
+export function CohortsPage(props: {
+  base: string;
+  loggedIn: boolean;
+  cohorts: CohortSummary[];
+  activity: Map<string, CohortActivity>;
+}) {
+  const { base } = props;
+  return (
+    <Page title="Cohorts" base={base} section="cohorts" loggedIn={props.loggedIn}>
+      <UserLookup base={base} />
+      <table id="cohorts">
+        <thead>
+          <tr>
+            <th>cohort</th>
+            <th>id</th>
+            <th class="num">members</th>
+            <th>last batch</th>
+            <th>last computed_time</th>
+            <th class="num">entered (last sync)</th>
+            <th class="num">left (last sync)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.cohorts.length === 0 ? (
+            <tr>
+              <td colspan={7} class="muted">
+                No cohorts yet.
+              </td>
+            </tr>
+          ) : null}
+          {props.cohorts.map((cohort) => {
+            const activity = props.activity.get(cohort.cohortId);
+            return (
+              <tr>
+                <td>
+                  <a href={cohortHref(base, cohort.cohortId)}>{cohort.cohortName}</a>
+                </td>
+                <td>
+                  <code>{cohort.cohortId}</code>
+                </td>
+                <td class="num">{formatCount(cohort.members)}</td>
+                <td>{formatTime(activity?.lastBatchAt)}</td>
+                <td>{formatSeconds(activity?.lastComputedTime ?? cohort.updatedAt)}</td>
+                <td class="num">{activity ? formatCount(activity.entered) : '—'}</td>
+                <td class="num">{activity ? formatCount(activity.left) : '—'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p class="muted">Last batch and the last sync's entered / left come from the kept deliveries.</p>
+    </Page>
+  );
+}
+
+export function CohortPage(props: {
+  base: string;
+  loggedIn: boolean;
+  cohortId: string;
+  summary: CohortSummary | undefined;
+  page: MembersPage;
+  cursor: string | undefined;
+}) {
+  const { base, cohortId } = props;
+  return (
+    <Page
+      title={`Cohort ${props.summary?.cohortName ?? cohortId}`}
+      base={base}
+      section="cohorts"
+      loggedIn={props.loggedIn}
+    >
+      <dl>
+        <dt>id</dt>
+        <dd>
+          <code>{cohortId}</code>
+        </dd>
+        <dt>members</dt>
+        <dd>{props.summary ? formatCount(props.summary.members) : '—'}</dd>
+        <dt>deliveries</dt>
+        <dd>
+          <a href={`${base}/deliveries?cohort=${encodeURIComponent(cohortId)}`}>this cohort's deliveries</a>
+        </dd>
+      </dl>
+      <table id="members">
+        <thead>
+          <tr>
+            <th>user_id</th>
+            <th>member since (computed_time)</th>
+            <th>properties</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.page.members.length === 0 ? (
+            <tr>
+              <td colspan={3} class="muted">
+                No members{props.cursor ? ' on this page' : ''}.
+              </td>
+            </tr>
+          ) : null}
+          {props.page.members.map((member) => (
+            <tr>
+              <td>
+                <a href={`${base}/users?user_id=${encodeURIComponent(member.userId)}`}>{member.userId}</a>
+              </td>
+              <td>{formatSeconds(member.since)}</td>
+              <td>
+                <code>{member.properties === null ? '' : JSON.stringify(member.properties)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="actions">
+        {props.cursor ? <a href={cohortHref(base, cohortId)}>← first page</a> : null}
+        {props.page.nextCursor ? (
+          <a
+            rel="next"
+            href={`${cohortHref(base, cohortId)}&cursor=${encodeURIComponent(props.page.nextCursor)}`}
+          >
+            next page →
+          </a>
+        ) : null}
+      </p>
+    </Page>
+  );
+}
+
+export function UserPage(props: { base: string; loggedIn: boolean; userId: string; cohorts: UserCohort[] }) {
+  const { base } = props;
+  return (
+    <Page title={`User ${props.userId}`} base={base} section="cohorts" loggedIn={props.loggedIn}>
+      <UserLookup base={base} userId={props.userId} />
+      <p id="user-summary">
+        <code>{props.userId}</code> is in {formatCount(props.cohorts.length)} cohort
+        {props.cohorts.length === 1 ? '' : 's'}.
+      </p>
+      <table id="user-cohorts">
+        <thead>
+          <tr>
+            <th>cohort</th>
+            <th>id</th>
+            <th>since (computed_time)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.cohorts.map((cohort) => (
+            <tr>
+              <td>
+                <a href={cohortHref(base, cohort.cohortId)}>{cohort.cohortName}</a>
+              </td>
+              <td>
+                <code>{cohort.cohortId}</code>
+              </td>
+              <td>{formatSeconds(cohort.since)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Page>
+  );
+}

@@ -1,0 +1,121 @@
+/** @module One delivery: what arrived, what was answered, and once applied what changed and each sink's result. */
+import type { Delivery } from '../../deliveries/delivery-log.ts';
+import { letterHref } from '../delivery-row.ts';
+import { formatCount, formatDirection, formatDuration, formatSeconds, formatTime } from '../format.ts';
+import { Page } from './layout.tsx';
+
+export function DeliveryPage({
+  base,
+  loggedIn,
+  delivery,
+}: {
+  base: string;
+  loggedIn: boolean;
+  delivery: Delivery;
+}) {
+  const applied = delivery.applied;
+  return (
+    <Page
+      title={`Delivery ${delivery.messageId ?? delivery.id}`}
+      base={base}
+      section="deliveries"
+      loggedIn={loggedIn}
+    >
+      <dl id="delivery">
+        <dt>message_id</dt>
+        <dd>
+          <code>{delivery.messageId ?? '(none)'}</code>
+        </dd>
+        <dt>received</dt>
+        <dd>{formatTime(delivery.receivedAt)}</dd>
+        <dt>answered in</dt>
+        <dd>{`${Math.round(delivery.ackMs * 10) / 10} ms`}</dd>
+        <dt>outcome</dt>
+        <dd class={`outcome-${delivery.outcome}`}>
+          {delivery.outcome} (HTTP {delivery.status}){delivery.reason ? `: ${delivery.reason}` : ''}
+        </dd>
+        <dt>cohort</dt>
+        <dd>
+          {delivery.cohortId === undefined ? (
+            '—'
+          ) : (
+            <a href={`${base}/cohort?id=${encodeURIComponent(delivery.cohortId)}`}>
+              {delivery.cohortName ?? ''} ({delivery.cohortId})
+            </a>
+          )}
+        </dd>
+        <dt>direction</dt>
+        <dd>{formatDirection(delivery.inCohort)}</dd>
+        <dt>users</dt>
+        <dd>{delivery.users === undefined ? '—' : formatCount(delivery.users)}</dd>
+        <dt>computed_time</dt>
+        <dd>
+          {formatSeconds(delivery.computedTime)}
+          {delivery.computedTime === undefined ? '' : ` (${delivery.computedTime})`}
+        </dd>
+        <dt>duplicates received</dt>
+        <dd>{formatCount(delivery.duplicates)}</dd>
+        <dt>receiver</dt>
+        <dd>{delivery.receiver}</dd>
+        {delivery.quarantineId !== undefined ? (
+          <>
+            <dt>body</dt>
+            <dd>
+              <a href={letterHref(base, delivery.quarantineId)}>in the quarantine</a>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      <h2>Applied</h2>
+      {applied ? (
+        <>
+          <dl id="applied">
+            <dt>applied</dt>
+            <dd>{formatTime(applied.appliedAt)}</dd>
+            <dt>lag</dt>
+            <dd>{formatDuration(applied.lagMs)}</dd>
+            <dt>entered</dt>
+            <dd>{formatCount(applied.entered)}</dd>
+            <dt>left</dt>
+            <dd>{formatCount(applied.left)}</dd>
+            <dt>unchanged</dt>
+            <dd>{formatCount(applied.unchanged)}</dd>
+            <dt>worker</dt>
+            <dd>{applied.worker}</dd>
+          </dl>
+          <h2>Sinks</h2>
+          {applied.sinks.length === 0 ? (
+            <p class="muted">No sink results (no sinks, or no effective changes to send).</p>
+          ) : (
+            <table id="sinks">
+              <thead>
+                <tr>
+                  <th>sink</th>
+                  <th class="num">delivered</th>
+                  <th class="num">failed</th>
+                  <th>error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {applied.sinks.map((sink) => (
+                  <tr>
+                    <td>{sink.name}</td>
+                    <td class="num">{formatCount(sink.delivered)}</td>
+                    <td class="num">{formatCount(sink.failed)}</td>
+                    <td class={sink.error ? 'error' : ''}>{sink.error ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      ) : (
+        <p class="muted">
+          {delivery.outcome === 'accepted'
+            ? 'Not applied yet (waiting in the queue, or its result is not written yet).'
+            : 'Only accepted deliveries are applied.'}
+        </p>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,71 @@
+/** @module The page shell every view shares: navigation, the logout button, the stylesheet. */
+
+import { raw } from 'hono/html';
+import type { Child } from 'hono/jsx';
+
+export type Section = 'overview' | 'deliveries' | 'quarantine' | 'dead-letters' | 'cohorts' | 'retention';
+
+const sections: { id: Section; label: string; path: string }[] = [
+  { id: 'overview', label: 'Overview', path: '' },
+  { id: 'deliveries', label: 'Deliveries', path: '/deliveries' },
+  { id: 'quarantine', label: 'Quarantine', path: '/quarantine' },
+  { id: 'dead-letters', label: 'Dead letters', path: '/dead-letters' },
+  { id: 'cohorts', label: 'Cohorts', path: '/cohorts' },
+  { id: 'retention', label: 'Retention', path: '/retention' },
+];
+
+export interface PageProps {
+  title: string;
+  base: string;
+  section?: Section;
+  /** Shows the logout button (there are sessions only when tokens are configured). */
+  loggedIn?: boolean;
+  children?: Child;
+}
+
+export function Page({ title, base, section, loggedIn, children }: PageProps) {
+  // raw() only on this constant: every outside value goes through JSX, which escapes it.
+  return (
+    <>
+      {raw('<!doctype html>')}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{`${title} · cohort-receiver inspector`}</title>
+          <link rel="stylesheet" href={`${base}/assets/inspect.css`} />
+        </head>
+        <body>
+          <header>
+            <strong>cohort-receiver</strong>
+            <nav>
+              {sections.map((item) => (
+                <a href={`${base}${item.path}`} {...(item.id === section ? { 'aria-current': 'page' } : {})}>
+                  {item.label}
+                </a>
+              ))}
+            </nav>
+            {loggedIn ? (
+              <form method="post" action={`${base}/logout`}>
+                <button type="submit">Log out</button>
+              </form>
+            ) : null}
+          </header>
+          <main>
+            <h1>{title}</h1>
+            {children}
+          </main>
+        </body>
+      </html>
+    </>
+  );
+}
+
+/** A short message page: errors, results, "not found". */
+export function Message({ base, title, loggedIn, children }: PageProps) {
+  return (
+    <Page title={title} base={base} loggedIn={loggedIn ?? false}>
+      {children}
+    </Page>
+  );
+}

@@ -1,0 +1,196 @@
+/**
+ * End to end: a real receiver process (QUEUE=sqlite, STORE=sqlite), real curl, Debian's chromium.
+ * An operator logs in, watches a delivery arrive live, opens it, finds a rejected body, replays a
+ * dead letter by filter and sees it applied, and looks a user up.
+ */
+
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
+import { createTempDir, type TempDir } from '../support/tmp.ts';
+import { curlPost, describeWithChromium, launchBrowser, logIn, reloadUntil, screenshot } from './browser.ts';
+
+const ampToken = 'amplitude-secret-e2e';
+const adminToken = 'operator-secret-e2e';
+const refusedCohort = 'refused-cohort';
+
+const batchBody = (messageId: string, cohortId: string, users: string[], inCohort = true) =>
+  JSON.stringify({
+    cohort_id: cohortId,
+    cohort_name: `Cohort ${cohortId}`,
+    in_cohort: inCohort,
+    computed_time: 1_700_000_000,
+    message_id: messageId,
+    users: users.map((user_id) => ({ user_id })),
+  });
+
+let dir: TempDir;
+let receiver: ReceiverProcess;
+let browser: Browser;
+let page: Page;
+let inspect: string;
+
+const send = (body: string) =>
+  curlPost(`${receiver.url}/webhook`, body, {
+    authorization: `Bearer ${ampToken}`,
+    'content-type': 'application/json',
+  });
+
+describeWithChromium('inspector in a real browser', () => {
+  beforeAll(async () => {
+    dir = await createTempDir('inspect-e2e');
+    receiver = await startReceiverProcess({
+      env: {
+        QUEUE: 'sqlite',
+        STORE: 'sqlite',
+        SQLITE_PATH: join(dir.path, 'cohorts.db'),
+        AUTH_TOKENS: ampToken,
+        ADMIN_TOKENS: adminToken,
+        APPLY_MAX_ATTEMPTS: '1',
+        SINKS: 'none',
+      },
+    });
+    inspect = `${receiver.url}/inspect`;
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await receiver?.stop(5000);
+    await dir?.remove();
+  });
+
+  it("logs in with an admin token (not with Amplitude's)", async () => {
+    await page.goto(inspect);
+    expect(new URL(page.url()).pathname).toBe('/inspect/login');
+    await screenshot(page, 'login');
+    await page.fill('input[name="token"]', ampToken);
+    await page.click('button[type="submit"]');
+    await expect(page.locator('#login-message').textContent()).resolves.toBe('That token is not accepted.');
+    await logIn(page, `${inspect}/login`, adminToken);
+    expect(new URL(page.url()).pathname).toBe('/inspect');
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({
+      name: 'inspect_session',
+      httpOnly: true,
+      sameSite: 'Strict',
+      path: '/inspect',
+    });
+  });
+
+  it('shows a delivery sent with curl in the live tail without a reload, and pauses and resumes', async () => {
+    await page.goto(`${inspect}/deliveries`);
+    await page.waitForFunction("document.getElementById('live-status')?.textContent === 'live'");
+    // A reload would drop this mark: the rows must come without one.
+    await page.evaluate('window.notReloaded = true');
+    const answer = await send(batchBody('e2e-live-1', 'e2e-cohort', ['alice', 'bob']));
+    expect(answer.status).toBe(200);
+    await page.locator('#deliveries-body tr.fresh', { hasText: 'e2e-live-1' }).waitFor();
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+
+    await page.click('#live-toggle');
+    await expect(page.locator('#live-status').textContent()).resolves.toBe('paused');
+    expect((await send(batchBody('e2e-paused-1', 'e2e-cohort', ['carol']))).status).toBe(200);
+    await page.click('#live-toggle');
+    // Resuming asks for what came after the last row seen: the delivery sent while paused arrives.
+    await page.locator('#deliveries-body tr.fresh', { hasText: 'e2e-paused-1' }).waitFor();
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+    await screenshot(page, 'deliveries');
+  });
+
+  it('opens the delivery and shows its applied changes', async () => {
+    await Promise.all([
+      page.waitForURL(/\/inspect\/delivery\?/),
+      page.click('#deliveries-body a:text-is("e2e-live-1")'),
+    ]);
+    await reloadUntil(page, '#applied');
+    const applied = await page.locator('#applied').textContent();
+    expect(applied).toMatch(/entered\s*2/);
+    expect(applied).toMatch(/left\s*0/);
+    expect(await page.locator('#delivery').textContent()).toMatch(/users\s*2/);
+    await screenshot(page, 'delivery');
+  });
+
+  it('finds a rejected body in the quarantine, shown as text with its issue paths', async () => {
+    const hostile =
+      '{"cohort_id":"c","cohort_name":"<script>alert(1)</script>","in_cohort":true,"computed_time":1,"message_id":"bad-1","users":[{"id":"x"}]}';
+    const answer = await send(hostile);
+    expect(answer.status).toBe(422);
+    await page.goto(`${inspect}/quarantine`);
+    await reloadUntil(page, '#letters a');
+    await Promise.all([page.waitForURL(/\/inspect\/letters\//), page.click('#letters a')]);
+    expect(await page.locator('#issues').textContent()).toContain('users.0.user_id');
+    expect(await page.locator('#body').textContent()).toBe(hostile);
+    // The script in the body is text: no element came of it.
+    expect(await page.locator('main script').count()).toBe(0);
+    await screenshot(page, 'quarantine-letter');
+    await page.goto(`${inspect}/quarantine`);
+    await screenshot(page, 'quarantine');
+  });
+
+  it('replays a dead letter by filter after a preview, and the batch is applied', async () => {
+    // The store refuses this one cohort until the trigger goes: its batch becomes a failed dead letter.
+    const db = new Database(join(dir.path, 'cohorts.db'));
+    db.pragma('busy_timeout = 5000');
+    db.exec(`CREATE TRIGGER e2e_refuse BEFORE INSERT ON cohort_memberships WHEN NEW.cohort_id = '${refusedCohort}'
+      BEGIN SELECT RAISE(ABORT, 'the e2e test refuses this cohort'); END`);
+    expect((await send(batchBody('e2e-refused-1', refusedCohort, ['dave']))).status).toBe(200);
+    await page.goto(`${inspect}/dead-letters?kind=failed`);
+    await reloadUntil(page, '#letters a');
+    await screenshot(page, 'dead-letters');
+    db.exec('DROP TRIGGER e2e_refuse');
+    db.close();
+
+    await page.fill('#letter-filter input[name="cohort"]', refusedCohort);
+    await page.fill('#letter-filter input[name="reason"]', 'refuses this cohort');
+    await Promise.all([page.waitForURL(/\/inspect\/letters\/bulk\?/), page.click('button[value="replay"]')]);
+    expect(await page.locator('#confirm-summary').textContent()).toBe(
+      'This will replay 1 letter (1 match the filter).',
+    );
+    await screenshot(page, 'replay-confirm');
+    await Promise.all([
+      page.waitForURL(/\/inspect\/letters\/bulk\/replay$/),
+      page.click('#confirm-form button[type="submit"]'),
+    ]);
+    expect(await page.locator('#results').textContent()).toContain('requeued');
+    await screenshot(page, 'replay-result');
+
+    await page.goto(`${inspect}/delivery?message_id=e2e-refused-1`);
+    await reloadUntil(page, '#applied');
+    expect(await page.locator('#applied').textContent()).toMatch(/entered\s*1/);
+  });
+
+  it('looks a user up and lists the cohorts', async () => {
+    await page.goto(`${inspect}/cohorts`);
+    expect(await page.locator('#cohorts').textContent()).toContain('Cohort e2e-cohort');
+    await screenshot(page, 'cohorts');
+    await page.fill('#user-lookup input[name="user_id"]', 'dave');
+    await Promise.all([page.waitForURL(/\/inspect\/users\?/), page.click('#user-lookup button')]);
+    expect(await page.locator('#user-summary').textContent()).toBe('dave is in 1 cohort.');
+    expect(await page.locator('#user-cohorts').textContent()).toContain(refusedCohort);
+    await screenshot(page, 'user');
+    await page.goto(`${inspect}/retention`);
+    expect(await page.locator('#retention').textContent()).toMatch(/deliveries kept\s*[1-9]/);
+    await screenshot(page, 'retention');
+    await page.goto(inspect);
+    // Three batches accepted since start, all in the last hour (the replay hands one back, not a new one).
+    expect(await page.locator('#counters tr:has(td:text-is("accepted")) td.num').allTextContents()).toEqual([
+      '3',
+      '3',
+    ]);
+    await screenshot(page, 'overview');
+    await page.goto(`${inspect}/deliveries`);
+    expect(await page.locator('#deliveries-body tr').count()).toBe(4);
+    await screenshot(page, 'deliveries-all');
+  });
+
+  it('logs out', async () => {
+    await page.click('header form button');
+    expect(new URL(page.url()).pathname).toBe('/inspect/login');
+    await page.goto(inspect);
+    expect(new URL(page.url()).pathname).toBe('/inspect/login');
+  });
+});
