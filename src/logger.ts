@@ -5,9 +5,17 @@ import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'p
 const MAX_WRITE_BYTES = 1024 * 1024;
 
 /**
+ * Characters of lines kept as one string before they become a Buffer: a Buffer per line cost more
+ * than formatting it, so a turn's lines are converted together.
+ */
+const MAX_PENDING_CHARS = 64 * 1024;
+
+/**
  * pino with its writer (sonic-boom) set up for a receiver that may log 100k lines a second:
  * - buffer mode: appending a Buffer costs O(1) a line, where string mode re-measures the whole
  *   pending string on every append and fell behind under load (docs/performance.md#apply-profile);
+ * - the lines of a turn are joined as one string and handed over as one Buffer (or one per
+ *   64 Ki characters), not one Buffer per line;
  * - one synchronous write per event-loop turn, of everything that turn logged, so no asynchronous
  *   write is ever in flight when the process exits (an exit flush would splice lines into it).
  * A `kill -9` loses only the lines of the turn it interrupts.
@@ -21,28 +29,41 @@ export function createLogger(options: LoggerOptions, fd = 1): Logger {
     minLength: MAX_WRITE_BYTES - 1,
     maxWrite: MAX_WRITE_BYTES,
   });
+  // Appending to a string is O(1) in V8 (a rope), flattened once by Buffer.from.
+  let pending = '';
+  const handOver = () => {
+    if (pending === '') return;
+    // sonic-boom's types know only its string mode; in buffer mode it takes Buffers.
+    out.write(Buffer.from(pending) as never);
+    pending = '';
+  };
   let scheduled = false;
   const writePending = () => {
     scheduled = false;
+    handOver();
     out.flush(); // without a callback: a plain synchronous write, no fsync
   };
   // pino registers an exit flush only for asynchronous destinations. A closed stdout must not turn
   // a clean exit into a crash: what cannot be written then is lost either way.
   process.once('exit', () => {
     try {
+      handOver();
       out.flushSync();
     } catch {}
   });
   const lines: DestinationStream & { flush(cb: (error?: Error) => void): void } = {
     write(line: string) {
-      // sonic-boom's types know only its string mode; in buffer mode it takes Buffers.
-      out.write(Buffer.from(line) as never);
+      pending += line;
+      if (pending.length >= MAX_PENDING_CHARS) handOver();
       if (!scheduled) {
         scheduled = true;
         setImmediate(writePending);
       }
     },
-    flush: (cb) => out.flush(cb),
+    flush: (cb) => {
+      handOver();
+      out.flush(cb);
+    },
   };
   return pino(options, lines);
 }
