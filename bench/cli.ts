@@ -12,6 +12,7 @@ import { BenchUsageError, parseBenchArgs, redactArgv, usage } from './options.ts
 import { createProgress } from './progress.ts';
 import { formatReport } from './report.ts';
 import { BenchInterrupted, runBench } from './run-bench.ts';
+import { runScaleCli } from './scale/cli.ts';
 
 function writeFile(path: string, text: string) {
   mkdirSync(dirname(path), { recursive: true });
@@ -20,6 +21,10 @@ function writeFile(path: string, text: string) {
 
 async function main() {
   const argv = process.argv.slice(2);
+  if (argv.includes('--scale')) {
+    process.exitCode = await runScaleCli(argv);
+    return;
+  }
   let options: ReturnType<typeof parseBenchArgs>;
   try {
     options = parseBenchArgs(argv);

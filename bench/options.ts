@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type PayloadShape, payloadShapeList, payloadShapeNamed } from '../simulator/payload-shapes.ts';
+import { type UserIdStyle, userIdStyles } from './user-ids.ts';
 
 export type { PayloadShape };
 
@@ -31,6 +32,8 @@ export interface BenchOptions {
   /** user_properties per user (Amplitude sends at most 50). @default 3 */
   properties: number;
   shape: PayloadShape;
+  /** How user ids look (bench/user-ids.ts). @default uuid: random order, as customers' ids are */
+  ids: UserIdStyle;
   /** Share of bodies that remove users (in_cohort false). @default 0.2 */
   removeRatio: number;
   /** @default 4 */
@@ -95,6 +98,7 @@ const optionsSchema = z.object({
       }
       return shape;
     }),
+  ids: z.enum(userIdStyles).default('uuid'),
   removeRatio: number(0, 1).default(0.2),
   cohorts: integer(1).default(4),
   duplicateRate: number(0, 0.9).default(0),
@@ -132,6 +136,7 @@ const argSpec = {
   users: { type: 'string' },
   properties: { type: 'string' },
   shape: { type: 'string' },
+  ids: { type: 'string' },
   'remove-ratio': { type: 'string' },
   cohorts: { type: 'string' },
   'duplicate-rate': { type: 'string' },
@@ -176,6 +181,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     users: values.users,
     properties: values.properties,
     shape: values.shape,
+    ids: values.ids,
     removeRatio: values['remove-ratio'],
     cohorts: values.cohorts,
     duplicateRate: values['duplicate-rate'],
@@ -285,6 +291,7 @@ Traffic
   --users N              users per body (default 1000)
   --properties N         user_properties per user, 0-50 (default 3)
   --shape S              ${payloadShapeList} (default default)
+  --ids STYLE            ${userIdStyles.join(' | ')} (default uuid: random order; sequential flatters)
   --remove-ratio F       share of remove batches (default 0.2)
   --cohorts N            cohorts the batches spread over (default 4)
   --duplicate-rate F     share of resent message_ids (default 0)

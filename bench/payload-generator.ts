@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PayloadShape } from './options.ts';
+import { type UserIdStyle, userIdFor } from './user-ids.ts';
 
 export interface GeneratorOptions {
   /** Users per body. */
@@ -12,6 +13,8 @@ export interface GeneratorOptions {
   /** user_properties per user (ignored by the user-ids-only and per-user-flags shapes, which carry none). */
   properties: number;
   shape: PayloadShape;
+  /** How user ids look: random order (UUIDs, e-mails, hashes) or `sequential`. @default uuid */
+  ids?: UserIdStyle;
   /** Share of bodies that remove users (in_cohort false). */
   removeRatio: number;
   cohorts: number;
@@ -134,14 +137,15 @@ function checkOptions(options: GeneratorOptions) {
   }
 }
 
-/** Template `index` carries users `user-<index * users + i>` of cohort `bench-<index mod cohorts>`. */
+/** Template `index` carries users number `index * users + i` (bench/user-ids.ts) of cohort `bench-<index mod cohorts>`. */
 function buildTemplate(index: number, options: GeneratorOptions, runId: string): Template {
   const cohort = index % options.cohorts;
   const cohortId = `bench-${cohort}`;
   const cohortName = `Bench cohort ${cohort}`;
   const firstUser = index * options.users;
+  const ids = options.ids ?? 'uuid';
   if (options.shape === 'per-user-flags')
-    return buildFlagsTemplate(options.users, firstUser, cohortId, cohortName, runId);
+    return buildFlagsTemplate(options.users, firstUser, cohortId, cohortName, runId, ids);
 
   const properties = options.shape === 'default' ? options.properties : 0;
   const users: string[] = [];
@@ -149,8 +153,8 @@ function buildTemplate(index: number, options: GeneratorOptions, runId: string):
     const number = firstUser + i;
     users.push(
       properties === 0
-        ? `{"user_id":"user-${number}"}`
-        : `{"user_id":"user-${number}","user_properties":${propertiesJson(number, properties)}}`,
+        ? `{"user_id":"${userIdFor(number, ids)}"}`
+        : `{"user_id":"${userIdFor(number, ids)}","user_properties":${propertiesJson(number, properties)}}`,
     );
   }
   const usersJson = users.join(',');
@@ -181,11 +185,13 @@ function buildFlagsTemplate(
   cohortId: string,
   cohortName: string,
   runId: string,
+  ids: UserIdStyle,
 ): Template {
   const key = JSON.stringify(`amplitude_${cohortName}_${cohortId}`);
   const list = (inCohort: boolean) => {
     const entries = [`{"user_id":"seq-${runId}-${placeholder}",${key}:${inCohort}}`];
-    for (let i = 1; i < users; i++) entries.push(`{"user_id":"user-${firstUser + i}",${key}:${inCohort}}`);
+    for (let i = 1; i < users; i++)
+      entries.push(`{"user_id":"${userIdFor(firstUser + i, ids)}",${key}:${inCohort}}`);
     return Buffer.from(`[${entries.join(',')}]`);
   };
   const add = list(true);

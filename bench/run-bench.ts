@@ -82,6 +82,7 @@ export function generatorOptions(options: BenchOptions): GeneratorOptions {
     users: options.users,
     properties: options.properties,
     shape: options.shape,
+    ids: options.ids,
     removeRatio: options.removeRatio,
     cohorts: options.cohorts,
     duplicateRate: options.duplicateRate,

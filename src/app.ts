@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { DeadLetters } from './dead-letters/letters.ts';
+import type { DeliveryLog } from './deliveries/delivery-log.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { errorResponder } from './http/errors.ts';
 import { methodNotAllowed } from './http/method-not-allowed.ts';
@@ -9,6 +10,7 @@ import { readApi } from './http/read-api.ts';
 import { requestLog } from './http/request-log.ts';
 import { requireAuth } from './http/require-auth.ts';
 import { webhookHandler } from './http/webhook.ts';
+import type { Inspector } from './inspect/inspector.tsx';
 import type { Metrics } from './metrics.ts';
 import type { BatchParser } from './payload/parse-batch.ts';
 import type { Queue } from './queue/queue.ts';
@@ -27,6 +29,10 @@ export interface AppDeps {
   receiveWebhooks?: boolean;
   maxBodyBytes: number;
   auth: { tokens: string[]; header: string };
+  /** Where the webhook records what it answered, for the inspector. @default nothing is recorded */
+  deliveryLog?: DeliveryLog | undefined;
+  /** The inspector page and where to mount it (docs/inspect.md). Absent with INSPECT=off. */
+  inspector?: { path: string; app: Inspector['app'] } | undefined;
 }
 
 export function createApp(deps: AppDeps) {
@@ -62,7 +68,34 @@ export function createApp(deps: AppDeps) {
     app.use('/users/*', auth);
     app.route('/', readApi(deps.store));
   }
+  if (deps.inspector) mountInspector(app, deps, deps.inspector);
   return app;
+}
+
+/**
+ * Serves the inspector from an app of its own, chosen by path before any routing: its routes
+ * would otherwise move Hono off its fastest router for the whole app, the webhook included. It
+ * has its own login (a session cookie), not the webhook's shared-secret header.
+ */
+function mountInspector(app: Hono<AppEnv>, deps: AppDeps, inspector: NonNullable<AppDeps['inspector']>) {
+  const pages = new Hono<AppEnv>();
+  pages.use(requestLog(deps));
+  pages.onError(errorResponder(deps));
+  pages.notFound((c) => c.json({ error: 'not_found' }, 404));
+  pages.route(inspector.path, inspector.app);
+  const serveMain = app.fetch;
+  app.fetch = (request, env, executionContext) =>
+    underPath(request.url, inspector.path)
+      ? pages.fetch(request, env, executionContext)
+      : serveMain(request, env, executionContext);
+}
+
+/** Whether `url`'s path is `path` or below it, read without parsing the URL. */
+function underPath(url: string, path: string): boolean {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0 || !url.startsWith(path, start)) return false;
+  const next = url.charCodeAt(start + path.length);
+  return Number.isNaN(next) || next === 47 || next === 63 || next === 35; // end, '/', '?', '#'
 }
 
 async function readinessProblems({ queue, store }: AppDeps): Promise<string[]> {

@@ -9,9 +9,14 @@ import type { Config } from './config.ts';
 import { type DeadLetters, truncateBody } from './dead-letters/letters.ts';
 import { createRedisDeadLetters } from './dead-letters/redis.ts';
 import { createSqliteDeadLetters } from './dead-letters/sqlite.ts';
+import { createNoDeliveryLog, type DeliveryLog } from './deliveries/delivery-log.ts';
+import { createMemoryDeliveryLog } from './deliveries/memory.ts';
+import { createRedisDeliveryLog } from './deliveries/redis.ts';
+import { createSqliteDeliveryLog } from './deliveries/sqlite.ts';
 import { throttledWarning } from './logger.ts';
 import { type BatchParser, createBatchParser } from './payload/parse-batch.ts';
 import { createMemoryQueue } from './queue/memory.ts';
+import { createSqliteSpill } from './queue/memory-spill.ts';
 import type { Queue } from './queue/queue.ts';
 import { createRedisQueue } from './queue/redis.ts';
 import { createSqliteQueue, type SqliteQueue } from './queue/sqlite.ts';
@@ -34,9 +39,17 @@ export interface Backends {
   /** The store the worker applies through and the read API reads. */
   store: MembershipStore;
   deadLetters: DeadLetters;
-  /** Closes what was opened, last opened first: queue, dead letters, store, Redis, the SQLite file. */
+  /**
+   * What the webhook answered and the worker applied, for the inspector; records nothing with
+   * INSPECT=off. Absent (backends built by a test): nothing is recorded.
+   */
+  deliveryLog?: DeliveryLog;
+  /** Closes what was opened, last opened first: queue, delivery log, dead letters, store, Redis, the SQLite file. */
   close(): Promise<void>;
 }
+
+/** QUEUE=memory with STORE=sqlite: batches handed to the worker at once, so commits can group. */
+const memoryQueueInFlight = 32;
 
 /** How long start-up waits for Redis before going on unready (it keeps reconnecting; /readyz says so). */
 const redisStartWaitMs = 3000;
@@ -56,13 +69,14 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
     // every process of the deployment reach them, and they survive a restart.
     let deadLetters: DeadLetters;
     // An entry a new release's parser refuses goes to the quarantine, raw, where `dlq replay` can retry it.
-    const onUndecodable: UndecodableHandler = ({ messageId, body, reason }) =>
-      deadLetters.add({
+    const onUndecodable: UndecodableHandler = async ({ messageId, body, reason }) => {
+      await deadLetters.add({
         kind: 'rejected',
         reason: `queued, then undecodable: ${reason}`,
         messageId,
         ...truncateBody(body),
       });
+    };
     const queueOptions = {
       dedupeTtlSeconds: config.DEDUPE_TTL_SECONDS,
       maxUsers: config.QUEUE_MAX_USERS,
@@ -71,6 +85,16 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
     };
 
     let queue: Queue;
+    // Deliveries are kept beside the queue: every process of a Redis deployment shows them all,
+    // and a SQLite one keeps them across restarts.
+    let deliveryLog: DeliveryLog = createNoDeliveryLog();
+    const warn = logger
+      ? throttledWarning(logger, 'recording deliveries for the inspector failed; some are missing', 60_000)
+      : undefined;
+    const deliveryLogOptions = {
+      maxDeliveries: config.INSPECT_MAX_DELIVERIES,
+      onError: (error: Error) => warn?.({ error: error.message }),
+    };
     if (config.QUEUE === 'redis') {
       const redis = await connectSharedRedis(config.REDIS_URL, logger);
       closers.push(() => redis.disconnect());
@@ -78,6 +102,9 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
         keyPrefix: config.KEY_PREFIX,
         maxPerKind: config.QUARANTINE_MAX,
       });
+      if (config.INSPECT) {
+        deliveryLog = createRedisDeliveryLog(redis, { ...deliveryLogOptions, keyPrefix: config.KEY_PREFIX });
+      }
       queue = createRedisQueue({
         ...queueOptions,
         redis,
@@ -91,10 +118,24 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
       queue =
         config.QUEUE === 'sqlite'
           ? createSqliteQueue(sqlite(), queueOptions)
-          : createMemoryQueue(queueOptions);
+          : createMemoryQueue({
+              ...queueOptions,
+              // Enough batches in flight for the SQLite store to fill a group commit (src/store/sqlite-group-commit.ts).
+              maxInFlight: sqliteStore ? memoryQueueInFlight : 1,
+              spill: createSqliteSpill(sqlite()),
+            });
+      if (config.INSPECT) {
+        deliveryLog =
+          config.QUEUE === 'sqlite'
+            ? createSqliteDeliveryLog(sqlite(), deliveryLogOptions)
+            : createMemoryDeliveryLog(deliveryLogOptions);
+      }
     }
     const letters = deadLetters;
+    const deliveries = deliveryLog;
     closers.push(() => letters.close());
+    // Closed after the queue (nothing records any more) and before the file or connection it writes to.
+    closers.push(() => deliveries.close());
     closers.push(() => queue.close());
 
     // Exactly once on one machine: the store update and the inbox row's removal commit together.
@@ -106,6 +147,7 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
       queue,
       store: exactlyOnce ? applyingWithInboxRemoval(sqliteStore, queue as SqliteQueue) : store,
       deadLetters,
+      deliveryLog,
       close,
     };
   } catch (error) {
@@ -215,6 +257,14 @@ export async function startReceiver(
         applyMaxAttempts: config.APPLY_MAX_ATTEMPTS,
         sinkMaxAttempts: config.SINK_MAX_ATTEMPTS,
         shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+        inspect: config.INSPECT
+          ? {
+              path: config.INSPECT_PATH,
+              // Operators' tokens rotate apart from Amplitude's secret when ADMIN_TOKENS is set.
+              tokens: config.ADMIN_TOKENS.length > 0 ? config.ADMIN_TOKENS : config.AUTH_TOKENS,
+              trustedProxies: config.TRUST_PROXY,
+            }
+          : undefined,
       },
     );
   } catch (error) {

@@ -3,8 +3,10 @@
  * settings included (docs/operations.md, docs/sinks.md).
  */
 import { z } from 'zod';
+import { defaultMaxDeliveries } from './deliveries/delivery-log.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { isLoopback } from './http/loopback.ts';
+import { proxyEntryProblem } from './inspect/client.ts';
 import { defaultPayloadLimits } from './payload/limits.ts';
 import { defaultClaimIdleMs } from './queue/redis.ts';
 import { sinkDefinitions } from './sinks/registry.ts';
@@ -71,10 +73,31 @@ const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(25_000, 0),
   QUARANTINE_MAX: integer(1000, 0),
   // Sinks: where effective membership changes go after apply (docs/sinks.md). Each sink's own
-  // SINK_<NAME>_* settings are read by its schema, below.
-  SINKS: list.transform((names) => (names.length === 0 ? ['log'] : names)),
+  // SINK_<NAME>_* settings are read by its schema, below. None by default: the worker logs a line
+  // per batch, and a line per change only at LOG_LEVEL=debug or with SINKS=log.
+  SINKS: list.transform((names) => (names.length === 0 ? ['none'] : names)),
   SINK_MAX_ATTEMPTS: integer(defaultSinkMaxAttempts, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The inspector page and the delivery log behind it (docs/inspect.md). `off` also stops recording.
+  INSPECT: z
+    .enum(['on', 'off'], 'must be "on" or "off"')
+    .default('on')
+    .transform((value) => value === 'on'),
+  INSPECT_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'must be a path like "/inspect" (no trailing "/")')
+    .default('/inspect'),
+  // Kept in memory with QUEUE=memory: a million rows is already hundreds of MB.
+  INSPECT_MAX_DELIVERIES: integer(defaultMaxDeliveries, 1, 1_000_000),
+  // The page's login tokens, so Amplitude's secret (AUTH_TOKENS) and the operators' rotate apart.
+  ADMIN_TOKENS: list,
+  // Proxies whose X-Forwarded-Proto / -Host the inspector believes (docs/inspect.md#behind-a-tls-proxy-trust_proxy).
+  TRUST_PROXY: list.superRefine((entries, context) => {
+    for (const entry of entries) {
+      const problem = proxyEntryProblem(entry);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    }
+  }),
 });
 
 /** Variables that each sink now has under its own name: a leftover would otherwise do nothing. */
@@ -149,6 +172,18 @@ function crossChecks(config: Parsed, env: Record<string, string>): ConfigIssue[]
     issues.push({
       variable: 'ROLE',
       message: 'ROLE=worker needs a queue other processes can fill: QUEUE=sqlite or QUEUE=redis',
+    });
+  }
+  // The webhook route would shadow the page, or the page the probes and the read API.
+  const taken = [config.WEBHOOK_PATH, '/healthz', '/readyz', '/metrics', '/cohorts', '/users'];
+  const inspect = config.INSPECT_PATH;
+  const clash = taken.find(
+    (path) => path === inspect || path.startsWith(`${inspect}/`) || inspect.startsWith(`${path}/`),
+  );
+  if (config.INSPECT && clash !== undefined) {
+    issues.push({
+      variable: 'INSPECT_PATH',
+      message: `must not overlap ${clash}, which the receiver serves`,
     });
   }
   const authOff = env.AUTH_TOKENS?.trim() === 'none';

@@ -6,11 +6,14 @@ import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { DeadLetters } from './dead-letters/letters.ts';
+import { createNoDeliveryLog, type DeliveryLog } from './deliveries/delivery-log.ts';
 import { type ConnectionLimits, connectionServerOptions, guardConnections } from './http/connection-guard.ts';
 import { isLoopback } from './http/loopback.ts';
+import { createInspector } from './inspect/inspector.tsx';
 import { createMetrics } from './metrics.ts';
 import type { BatchParser } from './payload/parse-batch.ts';
 import type { Queue } from './queue/queue.ts';
+import { replayLetter } from './replay/replay-letter.ts';
 import { createSinkDispatcher } from './sinks/dispatcher.ts';
 import type { Sink } from './sinks/sink.ts';
 import type { MembershipStore } from './store/store.ts';
@@ -31,6 +34,8 @@ export interface ServerDeps {
   sinks: Sink[];
   parseBatch: BatchParser;
   logger: Logger;
+  /** Receipts, apply and sink results for the inspector (src/deliveries/). @default none */
+  deliveryLog?: DeliveryLog | undefined;
   /** Closes the backends (queue, store, dead letters, files, connections). */
   close(): Promise<void>;
 }
@@ -50,6 +55,17 @@ export interface ServerOptions {
   applyMaxAttempts: number;
   sinkMaxAttempts: number;
   shutdownTimeoutMs: number;
+  /** The inspector page (docs/inspect.md); absent with INSPECT=off. */
+  inspect?: InspectOptions | undefined;
+}
+
+export interface InspectOptions {
+  /** INSPECT_PATH */
+  path: string;
+  /** ADMIN_TOKENS, else AUTH_TOKENS; empty: loopback clients only. */
+  tokens: string[];
+  /** TRUST_PROXY */
+  trustedProxies: string[];
 }
 
 /** After the drain, closing sinks and backends gets this long, so a hung connection cannot hold the exit. */
@@ -64,6 +80,29 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
     queueMaxUsers: options.queueMaxUsers,
     processMetrics: true,
   });
+  const { deliveryLog } = deps;
+  const inspector =
+    options.inspect &&
+    createInspector({
+      deliveryLog: deliveryLog ?? createNoDeliveryLog(),
+      deadLetters: deps.deadLetters,
+      queue,
+      store: applies ? deps.store : undefined,
+      metrics,
+      logger,
+      // As `npm run dlq -- replay` does, with this process's queue, store and sinks.
+      replay: (letter) =>
+        replayLetter(letter, {
+          queue,
+          store: deps.store,
+          parseBatch: deps.parseBatch,
+          sinkReplay: () => ({ sinks: deps.sinks, logger }),
+        }),
+      tokens: options.inspect.tokens,
+      trustedProxies: options.inspect.trustedProxies,
+      basePath: options.inspect.path,
+      mode: { ...options.mode, role: options.role },
+    });
   const app = createApp({
     queue,
     deadLetters: deps.deadLetters,
@@ -76,6 +115,8 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
     webhookPath: options.webhookPath,
     maxBodyBytes: options.maxBodyBytes,
     auth: options.auth,
+    deliveryLog,
+    inspector: inspector && options.inspect && { path: options.inspect.path, app: inspector.app },
   });
   const sinkDispatcher = createSinkDispatcher({
     sinks: deps.sinks,
@@ -83,6 +124,7 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
     logger,
     metrics,
     maxAttempts: options.sinkMaxAttempts,
+    deliveryLog,
   });
   if (applies) {
     queue.consume(
@@ -92,6 +134,7 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
         metrics,
         logger,
         maxAttempts: options.applyMaxAttempts,
+        deliveryLog,
         onChanges: (changes, batch) => sinkDispatcher.deliver(changes, { messageId: batch.messageId }),
       }),
     );
@@ -108,6 +151,8 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
     url: `http://${urlHost(options.host)}:${port}`,
     async shutdown() {
       queue.stopAccepting();
+      // Live streams end, so the server can close.
+      inspector?.close();
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeIdleConnections();
       // With its backend down the queue cannot count: the shutdown goes on without the figures.

@@ -6,8 +6,11 @@ import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:time
 import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
 import type { DeadLetters } from './dead-letters/letters.ts';
+import type { ApplyResult, DeliveryLog } from './deliveries/delivery-log.ts';
+import { processName } from './deliveries/process-name.ts';
 import type { Metrics } from './metrics.ts';
 import type { BatchHandler, DeliveryInfo } from './queue/queue.ts';
+import { logAppliedBatch } from './sinks/log.ts';
 import type { MembershipChange, MembershipStore } from './store/store.ts';
 
 export interface WorkerDeps {
@@ -24,6 +27,8 @@ export interface WorkerDeps {
    * queue only once it resolves; if it rejects, the queue delivers the batch again (restated).
    */
   onChanges?: (changes: MembershipChange[], batch: CohortBatch) => Promise<void>;
+  /** Gets each applied batch's result, before its sinks run (the inspector's deliveries). @default none */
+  deliveryLog?: DeliveryLog | undefined;
   now?: () => number;
 }
 
@@ -38,6 +43,7 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
   const maxAttempts = deps.maxAttempts ?? defaultApplyMaxAttempts;
   const backoffMs = deps.backoffMs ?? defaultBackoff;
   const now = deps.now ?? Date.now;
+  const worker = processName();
 
   return async function applyFromQueue(batch: CohortBatch, delivery: DeliveryInfo) {
     // Let waiting requests be answered first: the ack path must keep priority over apply work.
@@ -68,12 +74,26 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
       }
     }
     metrics.appliedUsers.inc(batch.users.length);
-    metrics.applyLagSeconds.observe(Math.max(0, now() - delivery.acceptedAt) / 1000);
+    const lagMs = Math.max(0, now() - delivery.acceptedAt);
+    metrics.applyLagSeconds.observe(lagMs / 1000);
     for (const change of changes) if (!change.restated) metrics.changes.inc({ kind: change.kind });
-    log.debug({ users: batch.users.length, changes: changes.length }, 'batch applied');
+    logAppliedBatch(log, batch, changes, lagMs);
+    deps.deliveryLog?.recordApplied(applyResultOf(batch, changes, { appliedAt: now(), lagMs, worker }));
     // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
     if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
   };
+}
+
+/** What the inspector shows of an apply: restated changes (a redelivery) changed nothing, so they count as unchanged. */
+function applyResultOf(
+  batch: CohortBatch,
+  changes: readonly MembershipChange[],
+  at: Pick<ApplyResult, 'appliedAt' | 'lagMs' | 'worker'>,
+): ApplyResult {
+  const counts = { entered: 0, left: 0, updated: 0 };
+  for (const change of changes) if (!change.restated) counts[change.kind] += 1;
+  const unchanged = Math.max(0, batch.users.length - counts.entered - counts.left - counts.updated);
+  return { messageId: batch.messageId, ...at, ...counts, unchanged, sinks: [] };
 }
 
 async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {

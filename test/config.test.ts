@@ -82,3 +82,61 @@ describe('HOST and auth', () => {
     );
   });
 });
+
+describe('the inspector', () => {
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it('is on at /inspect, keeping 10,000 deliveries, with no admin tokens of its own by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      INSPECT: true,
+      INSPECT_PATH: '/inspect',
+      INSPECT_MAX_DELIVERIES: 10_000,
+      ADMIN_TOKENS: [],
+    });
+  });
+
+  it('reads INSPECT=off, another path and bound, and ADMIN_TOKENS as a list', () => {
+    expect(
+      loadConfig({
+        INSPECT: 'off',
+        INSPECT_PATH: '/ops/inspect',
+        INSPECT_MAX_DELIVERIES: '500',
+        ADMIN_TOKENS: ' ops-1, ops-2 ,',
+      }),
+    ).toMatchObject({
+      INSPECT: false,
+      INSPECT_PATH: '/ops/inspect',
+      INSPECT_MAX_DELIVERIES: 500,
+      ADMIN_TOKENS: ['ops-1', 'ops-2'],
+    });
+  });
+
+  it('names each bad inspector variable', () => {
+    expect(
+      refusal({ INSPECT: 'yes', INSPECT_PATH: 'inspect/', INSPECT_MAX_DELIVERIES: '0' }).split('\n'),
+    ).toEqual([
+      'invalid configuration: INSPECT: must be "on" or "off"',
+      'invalid configuration: INSPECT_PATH: must be a path like "/inspect" (no trailing "/")',
+      'invalid configuration: INSPECT_MAX_DELIVERIES: must be an integer from 1 to 1000000',
+    ]);
+  });
+
+  it('refuses an INSPECT_PATH that overlaps a route the receiver serves, unless the page is off', () => {
+    expect(refusal({ INSPECT_PATH: '/webhook' })).toBe(
+      'invalid configuration: INSPECT_PATH: must not overlap /webhook, which the receiver serves',
+    );
+    expect(refusal({ INSPECT_PATH: '/hooks', WEBHOOK_PATH: '/hooks/amplitude' })).toContain(
+      '/hooks/amplitude',
+    );
+    expect(refusal({ INSPECT_PATH: '/cohorts/inspect' })).toContain('must not overlap /cohorts');
+    expect(refusal({ INSPECT_PATH: '/metrics' })).toContain('must not overlap /metrics');
+    expect(loadConfig({ INSPECT: 'off', INSPECT_PATH: '/webhook' }).INSPECT).toBe(false);
+  });
+});

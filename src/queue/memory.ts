@@ -1,15 +1,22 @@
 /**
- * @module The default queue: batches wait in process memory (p-queue) and are applied one at a
- * time. Fast and simple, but a killed process (kill -9, OOM) loses what it holds: use
- * QUEUE=sqlite or QUEUE=redis when that matters.
+ * @module The default queue: batches wait in process memory (p-queue) and are handed to the worker
+ * in accept order. Fast and simple, but a killed process (kill -9, OOM) loses what it holds: use
+ * QUEUE=sqlite or QUEUE=redis when that matters. A shutdown loses nothing: what it could not apply
+ * in time goes to the spill (memory-spill.ts) and is applied first at the next start.
  */
 import PQueue from 'p-queue';
 import type { CohortBatch } from '../batch.ts';
 import { UnavailableError } from '../errors.ts';
 import { type DeliveryRules, deliverUntilHandled, type QueuedEntry, waitUntil } from './delivery.ts';
+import type { MemorySpill } from './memory-spill.ts';
 import type { AcceptOutcome, BatchSource, Queue, QueueStats } from './queue.ts';
 import { SeenIds } from './seen-ids.ts';
-import type { BodyDecoder, UndecodableHandler } from './stored-batch.ts';
+import {
+  type BodyDecoder,
+  fromStoredBatch,
+  type StoredBatch,
+  type UndecodableHandler,
+} from './stored-batch.ts';
 
 export interface MemoryQueueOptions {
   /** How long a message_id is remembered. */
@@ -29,8 +36,22 @@ export interface MemoryQueueOptions {
   onUndecodable?: UndecodableHandler;
   /** Wait before delivering again a batch whose handler threw. @default 1000 */
   redeliveryDelayMs?: number;
+  /**
+   * Batches handed to the handler before the first resolves. Handlers start in accept order; more
+   * than one lets a store that groups commits (the SQLite store) put several in one transaction.
+   * @default 1
+   */
+  maxInFlight?: number;
+  /**
+   * Where `close` keeps the batches not applied yet, and where they are read back (and delivered
+   * first, as deliveries again) when the queue is created. Without it, closing drops them.
+   */
+  spill?: MemorySpill;
   now?: () => number;
 }
+
+/** A waiting batch, and how to keep it if the queue closes first. */
+type Entry = QueuedEntry & { users: number; keep(): StoredBatch; spillId?: number | undefined };
 
 export function createMemoryQueue(options: MemoryQueueOptions): Queue {
   const now = options.now ?? Date.now;
@@ -39,21 +60,25 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
     ...(options.maxRememberedIds === undefined ? {} : { maxIds: options.maxRememberedIds }),
     now,
   });
-  // Concurrency 1 keeps apply order = accept order and one store transaction at a time.
-  const tasks = new PQueue({ concurrency: 1, autoStart: false });
+  const tasks = new PQueue({ concurrency: options.maxInFlight ?? 1, autoStart: false });
   // Accept times of waiting batches, oldest first; a head index instead of shift() keeps it O(1).
   const acceptedAt: number[] = [];
   let head = 0;
   let waitingUsers = 0;
+  /** Accepted and not handled yet (waiting or in flight): what a close must keep. */
+  const unfinished = new Set<Entry>();
   let rules: DeliveryRules<QueuedEntry> | undefined;
   let accepting = true;
   let closed = false;
   const redeliveryDelayMs = options.redeliveryDelayMs ?? 1000;
+  const { spill } = options;
 
-  const run = async (entry: QueuedEntry & { users: number }) => {
+  const run = async (entry: Entry) => {
     try {
       // biome-ignore lint/style/noNonNullAssertion: tasks only start after consume() set them.
-      await deliverUntilHandled(entry, rules!);
+      if (!(await deliverUntilHandled(entry, rules!))) return;
+      unfinished.delete(entry);
+      if (entry.spillId !== undefined) forget(entry.spillId);
     } finally {
       waitingUsers -= entry.users;
       head += 1;
@@ -64,6 +89,36 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
     }
   };
 
+  const enqueue = (entry: Entry) => {
+    acceptedAt.push(entry.acceptedAt);
+    waitingUsers += entry.users;
+    unfinished.add(entry);
+    void tasks.add(() => run(entry));
+  };
+
+  // A handler still running when the queue closed may finish after the file is closed: its spilled
+  // copy is then applied again at the next start, which changes nothing (the register is idempotent).
+  const forget = (id: number) => {
+    try {
+      spill?.remove(id);
+    } catch {}
+  };
+
+  // A previous process's backlog first: delivered again (restated), since it may have been applied
+  // in part before that process stopped.
+  for (const kept of spill?.load() ?? []) {
+    seen.add(kept.messageId);
+    enqueue({
+      messageId: kept.messageId,
+      body: kept.stored.body,
+      acceptedAt: kept.acceptedAt,
+      firstAttempt: 2,
+      users: kept.users,
+      ...readBack(kept.stored, options.decodeBody),
+      spillId: kept.id,
+    });
+  }
+
   return {
     async accept(batch, source): Promise<AcceptOutcome> {
       if (!accepting) throw new UnavailableError('shutting_down');
@@ -72,19 +127,14 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
         throw new UnavailableError('queue_full');
       }
       seen.add(batch.messageId);
-      const at = now();
-      acceptedAt.push(at);
-      const users = batch.users.length;
-      waitingUsers += users;
-      const entry = {
+      enqueue({
         messageId: batch.messageId,
         body: source?.rawBody ?? '',
-        acceptedAt: at,
+        acceptedAt: now(),
         firstAttempt: 1,
-        decode: options.decodeBody && source ? reparse(options.decodeBody, source) : hold(batch),
-        users,
-      };
-      void tasks.add(() => run(entry));
+        users: batch.users.length,
+        ...(options.decodeBody && source ? reparse(options.decodeBody, source) : hold(batch, now())),
+      });
       return 'accepted';
     },
     consume(handler) {
@@ -109,21 +159,46 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
       if (!accepting) throw new Error('shutting down');
     },
     async close() {
+      if (closed) return;
       accepting = false;
       closed = true;
       tasks.pause();
       tasks.clear();
+      if (spill === undefined) return;
+      // In accept order; a batch read back from the spill is still there.
+      const toKeep = [...unfinished].filter((entry) => entry.spillId === undefined);
+      const ids = spill.save(
+        toKeep.map((entry) => ({
+          messageId: entry.messageId,
+          users: entry.users,
+          acceptedAt: entry.acceptedAt,
+          stored: entry.keep(),
+        })),
+      );
+      toKeep.forEach((entry, index) => {
+        entry.spillId = ids[index];
+      });
     },
   };
 }
 
-// Two separate functions on purpose: closures made in one scope share its context, so a re-parsing
+// Separate functions on purpose: closures made in one scope share its context, so a re-parsing
 // closure made beside `() => batch` would keep the parsed batch alive after all.
-function hold(batch: CohortBatch): () => CohortBatch {
-  return () => batch;
+function hold(batch: CohortBatch, acceptedAt: number): Pick<Entry, 'decode' | 'keep'> {
+  return {
+    decode: () => batch,
+    keep: () => ({ format: 'batch', body: JSON.stringify(batch), receivedAtMs: acceptedAt }),
+  };
 }
 
-function reparse(decodeBody: BodyDecoder, source: BatchSource): () => CohortBatch {
+function reparse(decodeBody: BodyDecoder, source: BatchSource): Pick<Entry, 'decode' | 'keep'> {
   const { rawBody, receivedAtMs } = source;
-  return () => decodeBody(rawBody, receivedAtMs);
+  return {
+    decode: () => decodeBody(rawBody, receivedAtMs),
+    keep: () => ({ format: 'raw', body: rawBody, receivedAtMs }),
+  };
+}
+
+function readBack(stored: StoredBatch, decodeBody: BodyDecoder | undefined): Pick<Entry, 'decode' | 'keep'> {
+  return { decode: () => fromStoredBatch(stored, decodeBody), keep: () => stored };
 }

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../dead-letters/letters.ts';
+import type { DeliveryLog } from '../deliveries/delivery-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MembershipChange } from '../store/store.ts';
 import { createSinkMetrics, type SinkMetrics } from './metrics.ts';
@@ -19,6 +20,8 @@ export interface SinkDispatcherOptions
   logger: Logger;
   /** The receiver's metrics: the sink series join its registry. */
   metrics?: Metrics;
+  /** Gets each sink's result per batch (the inspector's deliveries). @default none */
+  deliveryLog?: DeliveryLog | undefined;
 }
 
 export interface SinkDispatcher {
@@ -100,10 +103,18 @@ function createOrderedDelivery(
       return run;
     });
     const failed = (await Promise.all(runs)).flat();
-    if (failed.length === 0) return;
     const undelivered = failed.flatMap((entry) => entry.changes);
-    // biome-ignore lint/style/noNonNullAssertion: failed is not empty.
-    const { error, attempts } = failed.at(-1)!.failure;
+    const lastFailure = failed.at(-1)?.failure;
+    if (context.messageId !== undefined) {
+      options.deliveryLog?.recordSinkResult(context.messageId, {
+        name: sink.name,
+        delivered: changes.length - undelivered.length,
+        failed: undelivered.length,
+        ...(lastFailure ? { error: `${lastFailure.error.name}: ${lastFailure.error.message}` } : {}),
+      });
+    }
+    if (lastFailure === undefined) return;
+    const { error, attempts } = lastFailure;
     options.logger.error(
       { err: error, sink: sink.name, attempts, changes: undelivered.length, message_id: context.messageId },
       'sink delivery failed on every attempt; changes set aside as a dead letter',

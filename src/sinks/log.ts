@@ -1,10 +1,12 @@
 /**
- * @module The default sink: one log line per membership change. Shows what the other sinks would
- * send, and is the smallest sink to copy.
+ * @module Change-by-change log lines: the `log` sink (one info line per membership change, asked
+ * for with `SINKS=log`), and the worker's per-batch summary with its debug lines per change.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { CohortBatch } from '../batch.ts';
+import type { MembershipChange } from '../store/store.ts';
 import { defineSink } from './definition.ts';
 import type { Sink } from './sink.ts';
 
@@ -16,10 +18,22 @@ export const logSink = defineSink({
 });
 
 /**
- * Logs each change at info as `membership change`: cohort, user, kind and version. Left out: user
- * properties, which often hold personal data that has no place in logs, and the idempotency key,
- * which a reader can derive and which would cost a hash per line on a path that logs every change.
+ * A change's log fields: cohort, user, kind and version. Left out: user properties, which often hold
+ * personal data that has no place in logs, and the idempotency key, which a reader can derive and
+ * which would cost a hash per line on a path that logs every change.
  */
+function changeFields(change: MembershipChange) {
+  return {
+    cohort_id: change.cohortId,
+    user_id: change.userId,
+    kind: change.kind,
+    computed_time: change.computedTime,
+    message_id: change.messageId,
+    ...(change.restated ? { restated: true } : {}),
+  };
+}
+
+/** Logs each change at info as `membership change` (see {@link changeFields}). */
 export function createLogSink(logger: Logger, name = 'log'): Sink {
   const log = logger.child({ sink: name });
   return {
@@ -28,20 +42,29 @@ export function createLogSink(logger: Logger, name = 'log'): Sink {
     // waiting webhooks are answered between them instead of after a million lines.
     batchSize: 500,
     async deliver(changes) {
-      for (const change of changes) {
-        log.info(
-          {
-            cohort_id: change.cohortId,
-            user_id: change.userId,
-            kind: change.kind,
-            computed_time: change.computedTime,
-            message_id: change.messageId,
-            ...(change.restated ? { restated: true } : {}),
-          },
-          'membership change',
-        );
-      }
+      for (const change of changes) log.info(changeFields(change), 'membership change');
       await yieldToEventLoop();
     },
   };
+}
+
+/**
+ * Logs one info line for an applied batch (`batch applied`: direction and how many users entered,
+ * left, were updated or left unchanged, and the lag since it was accepted), and at debug one
+ * `membership change` line per change: log volume follows batches, not users, unless asked.
+ */
+export function logAppliedBatch(
+  log: Logger,
+  batch: CohortBatch,
+  changes: readonly MembershipChange[],
+  lagMs: number,
+): void {
+  const counts = { entered: 0, left: 0, updated: 0 };
+  for (const change of changes) if (!change.restated) counts[change.kind] += 1;
+  const users = batch.users.length;
+  const unchanged = users - counts.entered - counts.left - counts.updated;
+  const direction = batch.inCohort ? 'in' : 'out';
+  log.info({ direction, users, ...counts, unchanged, lag_ms: Math.round(lagMs) }, 'batch applied');
+  if (!log.isLevelEnabled('debug')) return;
+  for (const change of changes) log.debug(changeFields(change), 'membership change');
 }

@@ -55,6 +55,9 @@ CREATE TABLE ${s}.cohorts (
   members            bigint NOT NULL, -- moved by each batch's entered minus left
   updated_at         bigint NOT NULL  -- the latest computed_time applied
 );`,
+    // No by-user index: with random user ids each insert wrote a random page of it too. A user's
+    // cohorts are one primary-key lookup per cohort instead, and cohorts are few (docs/performance.md).
+    `DROP INDEX IF EXISTS ${s}.memberships_by_user;`,
   ];
 }
 

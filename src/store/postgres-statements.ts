@@ -51,10 +51,13 @@ ON CONFLICT (cohort_id) DO UPDATE SET
     // into a primary key range: a page after a cursor starts in the index at (cohort_id, cursor).
     listFirstMembers: `${memberColumns} WHERE cohort_id = $1 AND in_cohort ORDER BY user_id LIMIT $2`,
     listMembersAfter: `${memberColumns} WHERE cohort_id = $1 AND in_cohort AND user_id > $2 ORDER BY user_id LIMIT $3`,
+    // One primary-key lookup per cohort: there is no index by user (postgres-schema.ts).
     userCohorts: `
-SELECT m.cohort_id, c.cohort_name, m.computed_time FROM ${memberships} AS m
-JOIN ${cohorts} AS c ON c.cohort_id = m.cohort_id
-WHERE m.user_id = $1 AND m.in_cohort ORDER BY m.cohort_id`,
+SELECT c.cohort_id, c.cohort_name, m.computed_time FROM ${cohorts} AS c
+CROSS JOIN LATERAL (
+  SELECT computed_time FROM ${memberships} WHERE cohort_id = c.cohort_id AND user_id = $1 AND in_cohort
+) AS m
+ORDER BY c.cohort_id`,
   };
 }
 

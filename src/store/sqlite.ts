@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { CohortBatch } from '../batch.ts';
 import { type MemberRow, membersPage, pageRead } from './members-page.ts';
 import { type BatchDecision, decideBatch, type Register } from './register.ts';
+import { createGroupCommitter } from './sqlite-group-commit.ts';
 import type { ApplyOptions, CohortSummary, MembershipChange, MembershipStore, UserCohort } from './store.ts';
 
 /**
@@ -25,9 +26,6 @@ CREATE TABLE IF NOT EXISTS cohort_memberships (
   PRIMARY KEY (cohort_id, user_id)
 ) WITHOUT ROWID;
 
-CREATE INDEX IF NOT EXISTS cohort_memberships_members_by_user
-  ON cohort_memberships (user_id) WHERE in_cohort = 1;
-
 CREATE TABLE IF NOT EXISTS cohort_cohorts (
   cohort_id          TEXT    NOT NULL PRIMARY KEY,
   cohort_name        TEXT    NOT NULL, -- from the newest batch: (name_computed_time, name_message_id)
@@ -37,6 +35,17 @@ CREATE TABLE IF NOT EXISTS cohort_cohorts (
   updated_at         NUMERIC NOT NULL  -- the latest computed_time applied
 ) WITHOUT ROWID;
 `;
+
+/**
+ * The layout's version, kept in the file's `user_version` (the store's tables are the only ones
+ * that use it). 1: no by-user index. Random user ids dirtied a page of that index per user as well
+ * as the table's own, half the pages each commit wrote; a user's cohorts are found instead by one
+ * primary-key lookup per cohort, and there are far fewer cohorts than users (docs/performance.md).
+ */
+const SCHEMA_VERSION = 1;
+const MIGRATIONS: Record<number, string> = {
+  1: 'DROP INDEX IF EXISTS cohort_memberships_members_by_user',
+};
 
 // A batch's user ids are passed as one JSON array, sorted, and unpacked by json_each: reading a
 // batch's registers is one statement, probing in key order (faster than one statement per user, or
@@ -48,9 +57,7 @@ WHERE m.cohort_id = ? AND m.user_id = ids.value`;
 
 // New registers are inserted in one statement (json_each); existing ones are updated one statement
 // per user with positional parameters, faster than one upsert for the batch (an upsert probes, then
-// seeks again to update) or named parameters. A win that keeps the direction leaves `in_cohort`
-// alone, and with it the members_by_user index: SQLite maintains an index only when a column it
-// uses is SET, so the common "still in" case writes far fewer pages.
+// seeks again to update) or named parameters. A win that keeps the direction leaves `in_cohort` alone.
 const INSERT_REGISTERS = `
 INSERT INTO cohort_memberships (cohort_id, user_id, in_cohort, computed_time, message_id, properties)
 SELECT @cohortId, value ->> 0, @inCohort, @computedTime, @messageId, value ->> 1 FROM json_each(@writes)`;
@@ -80,10 +87,11 @@ const MEMBER_COLUMNS = 'SELECT user_id, computed_time, properties FROM cohort_me
 const LIST_FIRST_MEMBERS = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 ORDER BY user_id LIMIT ?`;
 const LIST_MEMBERS_AFTER = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 AND user_id > ? ORDER BY user_id LIMIT ?`;
 
+// One primary-key lookup per cohort (CROSS JOIN keeps that order): no by-user index to maintain.
 const USER_COHORTS = `
-SELECT m.cohort_id AS cohortId, c.cohort_name AS cohortName, m.computed_time AS since
-FROM cohort_memberships AS m JOIN cohort_cohorts AS c ON c.cohort_id = m.cohort_id
-WHERE m.user_id = ? AND m.in_cohort = 1 ORDER BY m.cohort_id`;
+SELECT c.cohort_id AS cohortId, c.cohort_name AS cohortName, m.computed_time AS since
+FROM cohort_cohorts AS c CROSS JOIN cohort_memberships AS m
+WHERE m.cohort_id = c.cohort_id AND m.user_id = ? AND m.in_cohort = 1 ORDER BY c.cohort_id`;
 
 type RegisterRow = [
   userId: string,
@@ -103,12 +111,26 @@ export interface SqliteStore extends MembershipStore {
   applyBatchSync(batch: CohortBatch, options?: ApplyOptions): MembershipChange[];
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * `applyBatch` calls made within `groupCommitWaitMs` of the first commit together, up to this many
+   * users per transaction (src/store/sqlite-group-commit.ts); 1 commits each batch alone.
+   * @default 20_000
+   */
+  groupCommitUsers?: number;
+  /** How long a group waits for more batches before it commits. @default 10 */
+  groupCommitWaitMs?: number;
+}
+
+/** The group commit's bound in users when unset: 20 batches of 1,000 users. */
+export const defaultGroupCommitUsers = 20_000;
+
 /**
- * Creates the store's tables in `db` if missing and returns the store. The store does not own
- * `db`: the caller closes it (after `close()`, which does nothing, so it is always safe to call).
+ * Creates the store's tables in `db` if missing (or migrates them) and returns the store. The store
+ * does not own `db`: the caller closes it after `close()`, which commits what is waiting.
  */
-export function createSqliteStore(db: Database.Database): SqliteStore {
-  db.exec(SCHEMA);
+export function createSqliteStore(db: Database.Database, storeOptions: SqliteStoreOptions = {}): SqliteStore {
+  migrate(db);
   const selectRegisters = db.prepare<[string, string], RegisterRow>(SELECT_REGISTERS).raw();
   const insertRegisters = db.prepare(INSERT_REGISTERS);
   const updateRegisterVersion =
@@ -172,12 +194,16 @@ export function createSqliteStore(db: Database.Database): SqliteStore {
   // this wait (busy_timeout) instead of failing on a stale read. Nested, it is a savepoint anyway.
   const applyBatchSync = (batch: CohortBatch, options?: ApplyOptions) =>
     applyInTransaction.immediate(batch, options);
+  const groups = createGroupCommitter(db, applyBatchSync, {
+    maxUsers: storeOptions.groupCommitUsers ?? defaultGroupCommitUsers,
+    maxWaitMs: storeOptions.groupCommitWaitMs ?? 10,
+  });
 
   return {
     applyBatchSync,
 
-    async applyBatch(batch, options) {
-      return applyBatchSync(batch, options);
+    applyBatch(batch, options) {
+      return groups.apply(batch, options);
     },
 
     async listCohorts() {
@@ -201,10 +227,30 @@ export function createSqliteStore(db: Database.Database): SqliteStore {
       ping.get();
     },
 
-    async close() {},
+    async close() {
+      groups.flush();
+    },
   };
 }
 
 type RegisterWrite = BatchDecision['writes'][number];
 const byUserId = (a: RegisterWrite, b: RegisterWrite) =>
   a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0;
+
+/**
+ * Creates the tables, or brings an older file's layout to {@link SCHEMA_VERSION}, in one transaction.
+ * @throws Error when the file was written by a newer release (a layout this one does not know).
+ */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the SQLite store's layout is version ${version}, newer than this release's ${SCHEMA_VERSION}`,
+      );
+    }
+    db.exec(SCHEMA);
+    for (let next = version + 1; next <= SCHEMA_VERSION; next++) db.exec(MIGRATIONS[next] ?? '');
+    if (version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

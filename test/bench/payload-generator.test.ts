@@ -27,6 +27,23 @@ function parseBody(body: Buffer) {
 }
 
 describe('payload generator', () => {
+  it('sends random-order user ids (UUIDs) by default, and user-1, user-2, … only when asked', () => {
+    const ids = parseBody(generatorWith({ users: 50 }).next().body).users.map((user) => user.userId);
+    expect(
+      ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)),
+    ).toBe(true);
+    // Random order: consecutive users are not consecutive keys.
+    const ascending = ids.filter((id, index) => index > 0 && id > (ids[index - 1] as string)).length;
+    expect(ascending).toBeGreaterThan(10);
+    expect(ascending).toBeLessThan(40);
+    for (const style of ['email', 'hash'] as const) {
+      const styled = parseBody(generatorWith({ users: 50, ids: style }).next().body).users;
+      expect(new Set(styled.map((user) => user.userId)).size).toBe(50);
+    }
+    const sequential = parseBody(generatorWith({ users: 3, ids: 'sequential' }).next().body);
+    expect(sequential.users.map((user) => user.userId)).toEqual(['user-0', 'user-1', 'user-2']);
+  });
+
   it.each(payloadShapes)(
     'makes %s-shape bodies that the receiver own parser accepts, with every user',
     (shape) => {

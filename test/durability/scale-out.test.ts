@@ -131,7 +131,9 @@ describeWithService(await probeRedis(), 'scale-out: 2 receivers + 2 workers on o
   const appliedBy = (worker: ReceiverProcess) =>
     worker.logLines.filter((line) => line.msg === 'batch applied').map((line) => String(line.message_id));
 
-  it('reaches the oracle’s state with a worker killed mid-run, applying no batch twice', async () => {
+  it('reaches the oracle’s state with a worker killed mid-run, applying no batch twice', {
+    timeout: 90_000,
+  }, async () => {
     const { batches, sends } = makeTraffic();
     const [workerA, workerB] = await Promise.all([start('worker'), start('worker')]);
     const receivers = await Promise.all([start('receiver'), start('receiver')]);

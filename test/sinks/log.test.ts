@@ -1,7 +1,13 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { createLogSink } from '../../src/sinks/log.ts';
 import { changeKey } from '../../src/sinks/sink.ts';
+import { createMemoryStore } from '../../src/store/memory.ts';
+import { createWorker } from '../../src/worker.ts';
+import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { membershipChange } from './changes.ts';
 import { describeSinkContract } from './contract.ts';
 
@@ -49,5 +55,58 @@ describe('log sink', () => {
     expect(JSON.stringify(lines[0])).not.toContain('someone@example.com');
     expect(lines[0]).not.toHaveProperty('restated');
     expect(lines[1]).toMatchObject({ user_id: 'u2', kind: 'left', restated: true });
+  });
+});
+
+describe('log volume follows batches', () => {
+  const applyTwice = async (level: 'info' | 'debug') => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const handle = createWorker({
+      store: createMemoryStore(),
+      deadLetters: createMemoryDeadLetters({ maxPerKind: 10 }),
+      metrics: createMetrics(),
+      logger,
+      now: () => 5_000,
+    });
+    await handle(cohortBatch({ users: usersOf('u1') }), { attempt: 1, acceptedAt: 4_000 });
+    lines.length = 0;
+    const batch = cohortBatch({ computedTime: 200, users: usersOf('u1', 'u2', 'u3') });
+    await handle(batch, { attempt: 1, acceptedAt: 4_750 });
+    return { lines, batch };
+  };
+
+  it('defaults to no sinks', () => {
+    expect(loadConfig({}).SINKS).toEqual([]);
+    expect(loadConfig({ SINKS: 'log' }).SINKS.map((sink) => sink.name)).toEqual(['log']);
+  });
+
+  it('logs one info line per applied batch, with its counts and lag, and no line per change', async () => {
+    const { lines, batch } = await applyTwice('info');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'batch applied',
+        message_id: batch.messageId,
+        cohort_id: 'c1',
+        direction: 'in',
+        users: 3,
+        entered: 2,
+        left: 0,
+        updated: 0,
+        unchanged: 1,
+        lag_ms: 250,
+      }),
+    ]);
+  });
+
+  it('adds one debug line per change at LOG_LEVEL=debug', async () => {
+    const { lines } = await applyTwice('debug');
+    const changeLines = lines.filter((line) => line.msg === 'membership change');
+    expect(changeLines.map((line) => [line.level, line.user_id, line.kind])).toEqual([
+      [20, 'u2', 'entered'],
+      [20, 'u3', 'entered'],
+    ]);
+    expect(lines.filter((line) => line.msg === 'batch applied')).toHaveLength(1);
   });
 });

@@ -19,9 +19,10 @@ const refusal = (env: Record<string, string>) => {
 };
 
 describe('sink configuration', () => {
-  it('defaults to the log sink, and SINKS=none turns sinks off', () => {
-    expect(loadConfig({}).SINKS).toEqual([{ kind: 'log', name: 'log', settings: {} }]);
-    expect(sinksFor({}).map((sink) => sink.name)).toEqual(['log']);
+  it('defaults to no sinks; SINKS=log builds the log sink and SINKS=none turns sinks off', () => {
+    expect(loadConfig({}).SINKS).toEqual([]);
+    expect(sinksFor({})).toEqual([]);
+    expect(sinksFor({ SINKS: 'log' }).map((sink) => sink.name)).toEqual(['log']);
     expect(sinksFor({ SINKS: 'none' })).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
@@ -22,6 +23,24 @@ describe('openSqliteDatabase', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
     db.close();
+  });
+
+  it('gives a new file 16 KiB pages, and leaves an existing file the page size it was made with', async () => {
+    const dir = await freshDir();
+    const fresh = openSqliteDatabase(join(dir, 'new.db'));
+    expect(fresh.pragma('page_size', { simple: true })).toBe(16_384);
+    expect(fresh.pragma('wal_autocheckpoint', { simple: true })).toBe(2560);
+    fresh.close();
+
+    const oldPath = join(dir, 'old.db');
+    const old = new Database(oldPath);
+    old.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    old.close();
+    const reopened = openSqliteDatabase(oldPath);
+    expect(reopened.pragma('page_size', { simple: true })).toBe(4096);
+    expect(reopened.pragma('wal_autocheckpoint', { simple: true })).toBe(10_240);
+    expect(reopened.prepare('SELECT x FROM t').pluck().get()).toBe(1);
+    reopened.close();
   });
 
   it('fails to open with a message naming the path and the cause when the parent is a regular file', async () => {

@@ -61,7 +61,38 @@ await describeWithService('postgres', 'Postgres store', () => {
     const { rows: versions } = await admin.query(
       `SELECT version FROM "${schemaNameFor(keyPrefix)}".schema_migrations`,
     );
-    expect(versions).toEqual([{ version: 1 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+  });
+
+  it('migrates a version-1 schema: drops the by-user index, keeps the registers, reads the same', async () => {
+    const keyPrefix = randomPrefix();
+    const schema = schemaNameFor(keyPrefix);
+    const first = open(keyPrefix);
+    await first.applyBatch(cohortBatch({ cohortId: 'c1', cohortName: 'One', users: usersOf('u1', 'u2') }));
+    await first.applyBatch(
+      cohortBatch({ cohortId: 'c2', cohortName: 'Two', computedTime: 90, users: usersOf('u1') }),
+    );
+    // Back to version 1, as an older release left it.
+    await admin.query(
+      `CREATE INDEX memberships_by_user ON "${schema}".memberships USING hash (user_id) WHERE in_cohort`,
+    );
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 2`);
+
+    const store = open(keyPrefix);
+    expect(await store.userCohorts('u1')).toEqual([
+      { cohortId: 'c1', cohortName: 'One', since: 100 },
+      { cohortId: 'c2', cohortName: 'Two', since: 90 },
+    ]);
+    const { rows } = await admin.query(
+      'SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname',
+      [schema],
+    );
+    expect(rows.map((row) => row.indexname)).toEqual([
+      'cohorts_pkey',
+      'memberships_pkey',
+      'schema_migrations_pkey',
+    ]);
+    expect(await allMembers(store, 'c1')).toHaveLength(2);
   });
 
   it('refuses a KEY_PREFIX that cannot name a schema', () => {
