@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
+/** loadConfig's refusal message, or 'accepted'. */
+const refusal = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return 'accepted';
+};
+
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
     expect(loadConfig({})).toMatchObject({
@@ -48,15 +58,6 @@ describe('loadConfig', () => {
 });
 
 describe('HOST and auth', () => {
-  const refusal = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return 'accepted';
-  };
-
   it('listens on loopback only when auth is off, on every interface when tokens are set', () => {
     expect(loadConfig({}).HOST).toBe('127.0.0.1');
     expect(loadConfig({ AUTH_TOKENS: 'none' })).toMatchObject({ HOST: '127.0.0.1', AUTH_TOKENS: [] });
@@ -84,15 +85,6 @@ describe('HOST and auth', () => {
 });
 
 describe('the inspector', () => {
-  const refusal = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return 'accepted';
-  };
-
   it('is on at /inspect, keeping 10,000 deliveries, with no admin tokens of its own by default', () => {
     expect(loadConfig({})).toMatchObject({
       INSPECT: true,

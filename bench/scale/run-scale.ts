@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parsePrometheusText } from '../apply-watch.ts';
 import { dropPostgresSchema } from '../cleanup.ts';
+import { mulberry32 } from '../payload-generator.ts';
 import { nodeCommand, repositoryRoot, startReceiverProcess } from '../receiver-process.ts';
 import type { UserIdStyle } from '../user-ids.ts';
 import { userIdFor } from '../user-ids.ts';
@@ -302,15 +303,4 @@ async function runBareChild(plan: object, cpu: number | null): Promise<BareResul
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`the bare loop exited with ${code}`);
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as BareResult;
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
