@@ -5,6 +5,8 @@
  */
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { openStore, type StoreSpec } from './apply-thread/open-store.ts';
+import { createThreadedStore } from './apply-thread/threaded-store.ts';
 import type { Config } from './config.ts';
 import { type DeadLetters, truncateBody } from './dead-letters/letters.ts';
 import { createRedisDeadLetters } from './dead-letters/redis.ts';
@@ -27,9 +29,6 @@ import { type RunningReceiver, startServer } from './server.ts';
 import { createSinks } from './sinks/registry.ts';
 import { startWalCheckpointer } from './sqlite/checkpointer.ts';
 import { openSqliteDatabase } from './sqlite/database.ts';
-import { createMemoryStore } from './store/memory.ts';
-import { createPostgresStore } from './store/postgres.ts';
-import { createRedisStore } from './store/redis.ts';
 import { createSqliteStore, type SqliteStore } from './store/sqlite.ts';
 import type { MembershipStore } from './store/store.ts';
 
@@ -61,8 +60,20 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
   };
   try {
     const sqlite = sharedSqliteFile(config.SQLITE_PATH, closers, logger);
+    // Exactly once on one machine: the store update and the inbox row's removal commit together.
+    // Only without sinks: they rely on the batch staying queued until they have its changes
+    // (src/sinks/dispatcher.ts), which a removal at commit time would break for a process killed
+    // between the two. With sinks, a batch delivered again is restated; applying twice changes nothing.
+    const exactlyOnce = config.STORE === 'sqlite' && config.QUEUE === 'sqlite' && config.SINKS.length === 0;
+    // On the event loop, the SQLite store also serves the reads beside the apply thread (WAL readers).
     const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
-    const store = sqliteStore ?? createNetworkOrMemoryStore(config);
+    const store = usesApplyThread(config, exactlyOnce)
+      ? createThreadedStore(storeSpecOf(config), {
+          reads: sqliteStore,
+          onThreadStopped: (reason) =>
+            logger?.error({ reason }, 'the apply thread stopped; starting a new one'),
+        })
+      : (sqliteStore ?? openStore(storeSpecOf(config)).store);
     closers.push(() => store.close());
 
     // Dead letters live where the queue does (Redis, else the SQLite file), so `npm run dlq` and
@@ -138,14 +149,9 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
     closers.push(() => deliveries.close());
     closers.push(() => queue.close());
 
-    // Exactly once on one machine: the store update and the inbox row's removal commit together.
-    // Only without sinks: they rely on the batch staying queued until they have its changes
-    // (src/sinks/dispatcher.ts), which a removal at commit time would break for a process killed
-    // between the two. With sinks, a batch delivered again is restated; applying twice changes nothing.
-    const exactlyOnce = sqliteStore !== undefined && config.QUEUE === 'sqlite' && config.SINKS.length === 0;
     return {
       queue,
-      store: exactlyOnce ? applyingWithInboxRemoval(sqliteStore, queue as SqliteQueue) : store,
+      store: exactlyOnce && sqliteStore ? applyingWithInboxRemoval(sqliteStore, queue as SqliteQueue) : store,
       deadLetters,
       deliveryLog,
       close,
@@ -200,13 +206,24 @@ async function connectSharedRedis(url: string, logger?: Logger) {
   return redis;
 }
 
-/** The store for STORE=redis, postgres or memory (sqlite shares the file, above). */
-function createNetworkOrMemoryStore(config: Config): MembershipStore {
+/** What STORE names, as the apply thread (or openStore, without one) builds it. */
+function storeSpecOf(config: Config): StoreSpec {
   const keyPrefix = config.KEY_PREFIX;
-  if (config.STORE === 'redis') return createRedisStore({ url: config.REDIS_URL, keyPrefix });
+  if (config.STORE === 'sqlite') return { kind: 'sqlite', path: config.SQLITE_PATH };
+  if (config.STORE === 'redis') return { kind: 'redis', url: config.REDIS_URL, keyPrefix };
   if (config.STORE === 'postgres')
-    return createPostgresStore({ connectionString: config.DATABASE_URL, keyPrefix });
-  return createMemoryStore();
+    return { kind: 'postgres', connectionString: config.DATABASE_URL, keyPrefix };
+  return { kind: 'memory' };
+}
+
+/**
+ * The store works on its own thread unless APPLY_THREAD=off, or the inbox's exactly-once apply needs
+ * the inbox's own connection, or the SQLite database is in memory (a thread cannot share it).
+ */
+function usesApplyThread(config: Config, exactlyOnce: boolean): boolean {
+  const inMemoryFile =
+    config.STORE === 'sqlite' && (config.SQLITE_PATH === ':memory:' || config.SQLITE_PATH === '');
+  return config.APPLY_THREAD && !exactlyOnce && !inMemoryFile;
 }
 
 /** The webhook's parser with the configured limits (also how `dlq replay` judges a quarantined body). */

@@ -70,6 +70,11 @@ const configSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: integer(5_000, 1),
   MAX_CONNECTIONS: integer(1000, 1),
   APPLY_MAX_ATTEMPTS: integer(defaultApplyMaxAttempts, 1),
+  // The store's work on its own thread, off the event loop that answers webhooks (docs/design.md#the-apply-thread).
+  APPLY_THREAD: z
+    .enum(['on', 'off'], 'must be "on" or "off"')
+    .default('on')
+    .transform((value) => value === 'on'),
   SHUTDOWN_TIMEOUT_MS: integer(25_000, 0),
   QUARANTINE_MAX: integer(1000, 0),
   // Sinks: where effective membership changes go after apply (docs/sinks.md). Each sink's own

@@ -2,7 +2,7 @@
  * @module The worker: takes batches from the queue, applies them to the store, retries with
  * backoff, and sets aside as a dead letter a batch the store keeps refusing.
  */
-import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
 import type { DeadLetters } from './dead-letters/letters.ts';
@@ -46,8 +46,6 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
   const worker = processName();
 
   return async function applyFromQueue(batch: CohortBatch, delivery: DeliveryInfo) {
-    // Let waiting requests be answered first: the ack path must keep priority over apply work.
-    await yieldToEventLoop();
     const log = logger.child({ message_id: batch.messageId, cohort_id: batch.cohortId });
     if (delivery.attempt > maxAttempts) {
       // A durable queue delivered it this often and it never completed: each time, the process died
@@ -65,7 +63,7 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
         // landed): an earlier apply may have committed without its changes reaching the sinks, so
         // ask the store to restate what this batch's users hold. Sinks get them at least once.
         const restate = delivery.attempt > 1 || attempt > 1;
-        changes = await store.applyBatch(batch, { restate });
+        changes = await store.applyBatch(batch, { restate, source: delivery.source });
       } catch (error) {
         metrics.applyErrors.inc();
         if (attempt >= maxAttempts) return setAside(batch, error as Error, attempt, deps, log);
@@ -73,12 +71,16 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
         await sleep(backoffMs(attempt));
       }
     }
-    metrics.appliedUsers.inc(batch.users.length);
+    // Read from the queue when it knows: `batch.users` may be parsed only on read (src/queue/memory.ts).
+    const users = delivery.users ?? batch.users.length;
+    metrics.appliedUsers.inc(users);
     const lagMs = Math.max(0, now() - delivery.acceptedAt);
     metrics.applyLagSeconds.observe(lagMs / 1000);
     for (const change of changes) if (!change.restated) metrics.changes.inc({ kind: change.kind });
-    logAppliedBatch(log, batch, changes, lagMs);
-    deps.deliveryLog?.recordApplied(applyResultOf(batch, changes, { appliedAt: now(), lagMs, worker }));
+    logAppliedBatch(log, { inCohort: batch.inCohort, users }, changes, lagMs);
+    deps.deliveryLog?.recordApplied(
+      applyResultOf(batch.messageId, users, changes, { appliedAt: now(), lagMs, worker }),
+    );
     // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
     if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
   };
@@ -86,14 +88,15 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
 
 /** What the inspector shows of an apply: restated changes (a redelivery) changed nothing, so they count as unchanged. */
 function applyResultOf(
-  batch: CohortBatch,
+  messageId: string,
+  users: number,
   changes: readonly MembershipChange[],
   at: Pick<ApplyResult, 'appliedAt' | 'lagMs' | 'worker'>,
 ): ApplyResult {
   const counts = { entered: 0, left: 0, updated: 0 };
   for (const change of changes) if (!change.restated) counts[change.kind] += 1;
-  const unchanged = Math.max(0, batch.users.length - counts.entered - counts.left - counts.updated);
-  return { messageId: batch.messageId, ...at, ...counts, unchanged, sinks: [] };
+  const unchanged = Math.max(0, users - counts.entered - counts.left - counts.updated);
+  return { messageId, ...at, ...counts, unchanged, sinks: [] };
 }
 
 async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {

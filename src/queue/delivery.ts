@@ -2,9 +2,9 @@
  * @module How all three queues deliver: the handler gets a batch until it resolves, again after a
  * pause when it throws, and an entry that no longer parses is set aside instead of delivered.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CohortBatch } from '../batch.ts';
-import type { BatchHandler } from './queue.ts';
+import type { BatchHandler, BatchSource } from './queue.ts';
 import type { UndecodableHandler } from './stored-batch.ts';
 
 /** A batch waiting in a queue, as the delivery loop sees it. */
@@ -18,6 +18,10 @@ export interface QueuedEntry {
   firstAttempt: number;
   /** Reads the batch back. @throws when it no longer parses (a parser grown stricter since). */
   decode(): CohortBatch;
+  /** The raw body `decode` parses, when the entry is kept as one (passed on to the handler). */
+  source?: BatchSource | undefined;
+  /** Its users, when known without parsing them (passed on to the handler). */
+  users?: number | undefined;
 }
 
 export interface DeliveryRules<Entry extends QueuedEntry> {
@@ -52,11 +56,26 @@ export async function deliverUntilHandled<Entry extends QueuedEntry>(
   }
 }
 
+let lastTurn: Promise<void> = Promise.resolve();
+
+/**
+ * Resolves in a later turn of the event loop than any earlier call's, one call per turn, so the
+ * requests waiting are answered between one batch's parse and the next. A store that finishes many
+ * batches at once (a group commit) would otherwise have them all parsed in one stretch (a setImmediate
+ * each runs them all in the same phase), and every webhook arriving meanwhile would wait for it.
+ */
+function nextParseTurn(): Promise<void> {
+  const turn = lastTurn.then(() => yieldToEventLoop());
+  lastTurn = turn;
+  return turn;
+}
+
 async function handOver<Entry extends QueuedEntry>(
   entry: Entry,
   attempt: number,
   rules: DeliveryRules<Entry>,
 ) {
+  await nextParseTurn();
   let batch: CohortBatch;
   try {
     batch = entry.decode();
@@ -68,7 +87,8 @@ async function handOver<Entry extends QueuedEntry>(
     });
     return;
   }
-  await rules.handler(batch, { attempt, acceptedAt: entry.acceptedAt });
+  const { acceptedAt, source, users } = entry;
+  await rules.handler(batch, { attempt, acceptedAt, source, users });
 }
 
 /**

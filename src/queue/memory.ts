@@ -5,7 +5,7 @@
  * in time goes to the spill (memory-spill.ts) and is applied first at the next start.
  */
 import PQueue from 'p-queue';
-import type { CohortBatch } from '../batch.ts';
+import type { CohortBatch, CohortUser } from '../batch.ts';
 import { UnavailableError } from '../errors.ts';
 import { type DeliveryRules, deliverUntilHandled, type QueuedEntry, waitUntil } from './delivery.ts';
 import type { MemorySpill } from './memory-spill.ts';
@@ -15,6 +15,7 @@ import {
   type BodyDecoder,
   fromStoredBatch,
   type StoredBatch,
+  sourceOf,
   type UndecodableHandler,
 } from './stored-batch.ts';
 
@@ -133,7 +134,7 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
         acceptedAt: now(),
         firstAttempt: 1,
         users: batch.users.length,
-        ...(options.decodeBody && source ? reparse(options.decodeBody, source) : hold(batch, now())),
+        ...(options.decodeBody && source ? reparse(options.decodeBody, source, batch) : hold(batch, now())),
       });
       return 'accepted';
     },
@@ -184,21 +185,50 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
 
 // Separate functions on purpose: closures made in one scope share its context, so a re-parsing
 // closure made beside `() => batch` would keep the parsed batch alive after all.
-function hold(batch: CohortBatch, acceptedAt: number): Pick<Entry, 'decode' | 'keep'> {
+function hold(batch: CohortBatch, acceptedAt: number): Pick<Entry, 'decode' | 'keep' | 'source'> {
   return {
     decode: () => batch,
     keep: () => ({ format: 'batch', body: JSON.stringify(batch), receivedAtMs: acceptedAt }),
   };
 }
 
-function reparse(decodeBody: BodyDecoder, source: BatchSource): Pick<Entry, 'decode' | 'keep'> {
+/**
+ * Keeps the raw text and the batch's few envelope fields; its users are parsed again only when read.
+ * A store on the apply thread never reads them here: it parses the text on its own thread.
+ */
+function reparse(
+  decodeBody: BodyDecoder,
+  source: BatchSource,
+  accepted: CohortBatch,
+): Pick<Entry, 'decode' | 'keep' | 'source'> {
   const { rawBody, receivedAtMs } = source;
+  const { cohortId, cohortName, inCohort, computedTime, messageId } = accepted;
+  const envelope = { cohortId, cohortName, inCohort, computedTime, messageId };
   return {
-    decode: () => decodeBody(rawBody, receivedAtMs),
+    source: { rawBody, receivedAtMs },
+    decode: () => withUsersParsedOnRead(envelope, () => decodeBody(rawBody, receivedAtMs).users),
     keep: () => ({ format: 'raw', body: rawBody, receivedAtMs }),
   };
 }
 
-function readBack(stored: StoredBatch, decodeBody: BodyDecoder | undefined): Pick<Entry, 'decode' | 'keep'> {
-  return { decode: () => fromStoredBatch(stored, decodeBody), keep: () => stored };
+function readBack(
+  stored: StoredBatch,
+  decodeBody: BodyDecoder | undefined,
+): Pick<Entry, 'decode' | 'keep' | 'source'> {
+  return { decode: () => fromStoredBatch(stored, decodeBody), keep: () => stored, source: sourceOf(stored) };
+}
+
+/** `envelope` with `users` read by `readUsers` on first access (the same parser accepted them, so it cannot fail). */
+function withUsersParsedOnRead(
+  envelope: Omit<CohortBatch, 'users'>,
+  readUsers: () => CohortUser[],
+): CohortBatch {
+  let users: CohortUser[] | undefined;
+  return {
+    ...envelope,
+    get users() {
+      users ??= readUsers();
+      return users;
+    },
+  };
 }

@@ -14,6 +14,10 @@ export interface DeliveryInfo {
   attempt: number;
   /** When the batch was accepted (epoch ms), to measure apply lag. */
   acceptedAt: number;
+  /** The text the batch was just parsed from, when the queue kept that rather than the batch. */
+  source?: BatchSource | undefined;
+  /** How many users it carries, when the queue knows without reading `batch.users` (which may parse them). */
+  users?: number | undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * scripts write (redis-scripts.ts), read back here.
  */
 import type { QueuedEntry } from './delivery.ts';
-import { type BodyDecoder, fromStoredBatch, type StoredFormat } from './stored-batch.ts';
+import { type BodyDecoder, fromStoredBatch, type StoredFormat, sourceOf } from './stored-batch.ts';
 
 /** A stream entry read or claimed by a consumer. */
 export interface StreamEntry extends QueuedEntry {
@@ -36,6 +36,7 @@ export function readStreamEntry(
     acceptedAt: entryTime(id),
     firstAttempt: deliveries,
     decode: () => fromStoredBatch({ format, body, receivedAtMs }, decodeBody),
+    source: sourceOf({ format, body, receivedAtMs }),
   };
 }
 

@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { type DeliveryRules, deliverUntilHandled, type QueuedEntry } from './delivery.ts';
 import type { QueueConsumer } from './durable-queue.ts';
 import type { InboxRow } from './sqlite-schema.ts';
-import { type BodyDecoder, fromStoredBatch, type UndecodableHandler } from './stored-batch.ts';
+import { type BodyDecoder, fromStoredBatch, sourceOf, type UndecodableHandler } from './stored-batch.ts';
 
 export interface SqliteConsumerOptions {
   decodeBody: BodyDecoder | undefined;
@@ -62,18 +62,18 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       endWait = undefined;
     });
 
-  const toEntry = (row: InboxRow): InboxEntry => ({
-    id: row.id,
-    messageId: row.message_id,
-    body: row.body,
-    acceptedAt: row.accepted_at,
-    firstAttempt: row.attempts + 1,
-    decode: () =>
-      fromStoredBatch(
-        { format: row.format, body: row.body, receivedAtMs: row.received_at },
-        options.decodeBody,
-      ),
-  });
+  const toEntry = (row: InboxRow): InboxEntry => {
+    const stored = { format: row.format, body: row.body, receivedAtMs: row.received_at };
+    return {
+      id: row.id,
+      messageId: row.message_id,
+      body: row.body,
+      acceptedAt: row.accepted_at,
+      firstAttempt: row.attempts + 1,
+      decode: () => fromStoredBatch(stored, options.decodeBody),
+      source: sourceOf(stored),
+    };
+  };
 
   /** Delivers the head row until its handler resolves, then removes it (unless `completeWith` did). */
   const deliver = async (row: InboxRow) => {

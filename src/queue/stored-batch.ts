@@ -57,6 +57,11 @@ export function toStoredBatch(
   return { format: 'batch', body: JSON.stringify(batch), receivedAtMs: now };
 }
 
+/** The raw body a kept batch is, if it is one. */
+export function sourceOf(stored: StoredBatch): BatchSource | undefined {
+  return stored.format === 'raw' ? { rawBody: stored.body, receivedAtMs: stored.receivedAtMs } : undefined;
+}
+
 /**
  * Reads a kept batch back.
  * @throws Error (a PayloadError, a SyntaxError, …) when the entry cannot be read back.

@@ -55,13 +55,13 @@ export function createLogSink(logger: Logger, name = 'log'): Sink {
  */
 export function logAppliedBatch(
   log: Logger,
-  batch: CohortBatch,
+  batch: { inCohort: boolean; users: number },
   changes: readonly MembershipChange[],
   lagMs: number,
 ): void {
   const counts = { entered: 0, left: 0, updated: 0 };
   for (const change of changes) if (!change.restated) counts[change.kind] += 1;
-  const users = batch.users.length;
+  const { users } = batch;
   const unchanged = users - counts.entered - counts.left - counts.updated;
   const direction = batch.inCohort ? 'in' : 'out';
   log.info({ direction, users, ...counts, unchanged, lag_ms: Math.round(lagMs) }, 'batch applied');

@@ -99,4 +99,43 @@ describe('memory queue spill', () => {
     ]);
     db.close();
   });
+
+  it('sets aside a kept body the next release cannot parse, trying again when setting it aside failed', async () => {
+    dir = await createTempDir('memory-spill');
+    const db = openSqliteDatabase(join(dir.path, 'cohorts.db'));
+    const spill = createSqliteSpill(db);
+    const decodeBody = createBodyDecoder();
+    const first = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, decodeBody, spill });
+    const raw =
+      '{"cohort_id":"c","cohort_name":"C","in_cohort":true,"computed_time":"9","message_id":"r1","users":[{"user_id":"x"}]}';
+    await first.accept(decodeBody(raw, 7), { rawBody: raw, receivedAtMs: 7 });
+    await first.close();
+
+    const setAside: { messageId: string; body: string }[] = [];
+    const restarted = createMemoryQueue({
+      dedupeTtlSeconds: 60,
+      maxUsers: 100,
+      spill,
+      redeliveryDelayMs: 10,
+      decodeBody: () => {
+        throw new Error('parser changed');
+      },
+      onUndecodable: async (entry) => {
+        setAside.push(entry);
+        if (setAside.length === 1) throw new Error('dead letters down');
+      },
+    });
+    let handled = 0;
+    restarted.consume(async () => {
+      handled += 1;
+    });
+    expect(await restarted.drain(5000)).toBe(true);
+    expect(setAside.map((entry) => [entry.messageId, entry.body])).toEqual([
+      ['r1', raw],
+      ['r1', raw],
+    ]);
+    expect(handled).toBe(0);
+    await restarted.close();
+    db.close();
+  });
 });

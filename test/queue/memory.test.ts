@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/batch.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
+import type { DeliveryInfo } from '../../src/queue/queue.ts';
 import { SeenIds } from '../../src/queue/seen-ids.ts';
+import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
 
 const batch = (messageId: string, users = 1): CohortBatch => ({
   cohortId: 'c',
@@ -113,25 +115,69 @@ describe('memory queue keeping raw bodies', () => {
     expect(delivered[0]).not.toBe(accepted);
   });
 
-  it('sets aside a kept body that no longer parses instead of delivering it', async () => {
-    const undecodable: { messageId: string; body: string }[] = [];
+  it('delivers what this process accepted without parsing it first, even with a parser that would refuse it', async () => {
+    // The webhook's parser took the body a moment ago; parsing it again before the handler would
+    // only cost the event loop. A body read back after a restart is parsed (memory-spill.test.ts).
     const queue = createMemoryQueue({
       dedupeTtlSeconds: 60,
       maxUsers: 100,
       decodeBody: () => {
         throw new Error('parser changed');
       },
-      onUndecodable: async (entry) => {
-        undecodable.push(entry);
+      onUndecodable: async () => {
+        throw new Error('not expected');
       },
     });
-    let delivered = 0;
-    queue.consume(async () => {
-      delivered += 1;
+    const delivered: DeliveryInfo[] = [];
+    queue.consume(async (_batch, delivery) => {
+      delivered.push(delivery);
     });
     await queue.accept(batch('m1'), { rawBody: '{"x":1}', receivedAtMs: 1 });
     expect(await queue.drain(5000)).toBe(true);
-    expect(delivered).toBe(0);
-    expect(undecodable).toEqual([expect.objectContaining({ messageId: 'm1', body: '{"x":1}' })]);
+    expect(delivered).toMatchObject([{ attempt: 1, source: { rawBody: '{"x":1}' }, users: 1 }]);
+  });
+});
+
+describe('the memory queue with a body decoder', () => {
+  it('hands over the raw text and the user count, and parses the users only when they are read', async () => {
+    const parsed: string[] = [];
+    const decoder = createBodyDecoder();
+    const queue = createMemoryQueue({
+      dedupeTtlSeconds: 60,
+      maxUsers: 100,
+      decodeBody: (rawBody, receivedAtMs) => {
+        parsed.push(rawBody);
+        return decoder(rawBody, receivedAtMs);
+      },
+    });
+    const rawBody = JSON.stringify({
+      cohort_id: 'c',
+      cohort_name: 'C',
+      in_cohort: true,
+      computed_time: '1',
+      message_id: 'raw-1',
+      users: [{ user_id: 'u1' }, { user_id: 'u2', user_properties: { plan: 'pro' } }],
+    });
+    const accepted = decoder(rawBody, 5);
+    await queue.accept(accepted, { rawBody, receivedAtMs: 5 });
+    const handed = new Promise<[CohortBatch, DeliveryInfo]>((resolve) => {
+      queue.consume(async (batch, delivery) => resolve([batch, delivery]));
+    });
+    const [batch, delivery] = await handed;
+    expect(delivery.source).toEqual({ rawBody, receivedAtMs: 5 });
+    expect(delivery.users).toBe(2);
+    const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
+    expect({ cohortId, cohortName, inCohort, computedTime, messageId }).toEqual({
+      cohortId: accepted.cohortId,
+      cohortName: accepted.cohortName,
+      inCohort: accepted.inCohort,
+      computedTime: accepted.computedTime,
+      messageId: accepted.messageId,
+    });
+    expect(parsed).toEqual([]);
+    expect(batch.users).toEqual(accepted.users);
+    expect(batch.users).toBe(batch.users);
+    expect(parsed).toEqual([rawBody]);
+    await queue.close();
   });
 });

@@ -31,7 +31,16 @@ const kindsByUser = (changes: MembershipChange[]) => changes.map(({ userId, kind
 const memberIds = async (store: MembershipStore, cohortId = 'c1') =>
   (await allMembers(store, cohortId)).map((member) => member.userId);
 
-export function describeStoreContract(name: string, factory: StoreFactory) {
+export interface ContractOptions {
+  /**
+   * Runs of each property test (a fresh store each). @default 100. Fewer for a store that is slow
+   * to open (one on the apply thread) whose logic the in-process runs already cover.
+   */
+  propertyRuns?: number;
+}
+
+export function describeStoreContract(name: string, factory: StoreFactory, options: ContractOptions = {}) {
+  const numRuns = options.propertyRuns ?? 100;
   describe(`MembershipStore contract: ${name}`, () => {
     const cleanups: (() => Promise<void>)[] = [];
     const open = async () => {
@@ -399,7 +408,7 @@ export function describeStoreContract(name: string, factory: StoreFactory) {
             await cleanup();
           }
         }),
-        { numRuns: 100 },
+        { numRuns },
       );
     });
 
@@ -557,7 +566,7 @@ export function describeStoreContract(name: string, factory: StoreFactory) {
               }
             },
           ),
-          { numRuns: 100 },
+          { numRuns },
         );
       });
     });
