@@ -5,7 +5,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { CohortBatch } from '../batch.ts';
 import type { MembershipChange } from '../store/store.ts';
 import { defineSink } from './definition.ts';
 import type { Sink } from './sink.ts';
