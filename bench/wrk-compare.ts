@@ -78,9 +78,9 @@ console.log(
 );
 console.log(`rounds ${rounds} × ${seconds} s after ${warmup} s of warm-up each; receiver and B alternate\n`);
 console.log(
-  '| queue | users/body | body | conns | B req/s | receiver req/s | req/s ratio | B p99 ms | receiver p99 ms | p99 ratio | ratio by round | non-2xx |',
+  '| queue | users/body | body | conns | B req/s | receiver req/s | req/s ratio | B p99 ms | receiver p99 ms | p99 ratio | ratio by round | B CPU µs/req | receiver CPU µs/req | non-2xx |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
 
 const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
 // B is profiled too (its files are the ones without `src/` frames), for a side-by-side reading.

@@ -1,14 +1,15 @@
 /** @module startServer(deps, options): HTTP server + worker over the given backends, and a bounded shutdown. */
 
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import type { DeadLetters } from './dead-letters/letters.ts';
 import { createNoDeliveryLog, type DeliveryLog } from './deliveries/delivery-log.ts';
 import { type ConnectionLimits, connectionServerOptions, guardConnections } from './http/connection-guard.ts';
 import { isLoopback } from './http/loopback.ts';
+import { requestListener } from './http/request-listener.ts';
+import { webhookListener } from './http/webhook-listener.ts';
 import { createInspector } from './inspect/inspector.tsx';
 import { createMetrics } from './metrics.ts';
 import type { BatchParser } from './payload/parse-batch.ts';
@@ -103,7 +104,7 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
       basePath: options.inspect.path,
       mode: { ...options.mode, role: options.role },
     });
-  const app = createApp({
+  const appDeps = {
     queue,
     deadLetters: deps.deadLetters,
     store: applies ? deps.store : undefined,
@@ -117,6 +118,15 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
     auth: options.auth,
     deliveryLog,
     inspector: inspector && options.inspect && { path: options.inspect.path, app: inspector.app },
+  };
+  const app = createApp(appDeps);
+  const listener = requestListener({
+    fetch: app.fetch,
+    hostname: options.host,
+    // The webhook skips Hono's Request, Response and dispatch (src/http/webhook-listener.ts).
+    webhook: appDeps.receiveWebhooks
+      ? { path: options.webhookPath, serve: webhookListener(appDeps) }
+      : undefined,
   });
   const sinkDispatcher = createSinkDispatcher({
     sinks: deps.sinks,
@@ -139,7 +149,7 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
       }),
     );
   }
-  const server = await listen(app.fetch, options);
+  const server = await listen(listener, options);
   guardConnections(server, options.limits, {
     logger,
     onClientError: (reason) => metrics.clientErrors.inc({ reason }),
@@ -207,17 +217,10 @@ function authOffWarning(host: string): string {
   return `AUTH IS OFF (AUTH_TOKENS=none) on HOST=${host}: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.`;
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], options: ServerOptions): Promise<Server> {
+function listen(listener: RequestListener, options: ServerOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve(
-      {
-        fetch,
-        port: options.port,
-        hostname: options.host,
-        serverOptions: connectionServerOptions(options.limits),
-      },
-      () => resolve(server as Server),
-    );
+    const server = createServer(connectionServerOptions(options.limits), listener);
     server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve(server));
   });
 }

@@ -1,5 +1,5 @@
 /** @module Reads a request body into one Buffer, refusing it as soon as it passes a size limit. */
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { IncompleteBodyError, PayloadTooLargeError } from '../errors.ts';
 
 /**
@@ -7,15 +7,18 @@ import { IncompleteBodyError, PayloadTooLargeError } from '../errors.ts';
  * an honest Content-Length over the limit is refused without reading, and a lying or absent one
  * is caught while counting, so a 1 GB body costs at most `limit` bytes of memory.
  *
- * `incoming` is Node's request when served by @hono/node-server (the fast path: no Web stream in
- * between); in-process `app.request()` tests have only the Web `Request`.
+ * `source` is Node's request when served (the fast path: no Web stream in between); in-process
+ * `app.request()` tests have only the Web `Request`.
  */
-export async function readBody(request: Request, incoming: IncomingMessage | undefined, limit: number) {
+export async function readBody(source: IncomingMessage | Request, limit: number) {
+  const incoming = source instanceof IncomingMessage ? source : undefined;
   // Node's own header map when there is one: no Web Headers built per request.
-  const header = incoming ? incoming.headers['content-length'] : request.headers.get('content-length');
+  const header = incoming
+    ? incoming.headers['content-length']
+    : (source as Request).headers.get('content-length');
   const declared = Number(header ?? Number.NaN);
   if (declared > limit) throw new PayloadTooLargeError(limit);
-  return incoming ? readIncoming(incoming, limit, declared) : readWebStream(request, limit);
+  return incoming ? readIncoming(incoming, limit, declared) : readWebStream(source as Request, limit);
 }
 
 /**

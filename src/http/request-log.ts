@@ -4,29 +4,45 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { AppEnv } from './app-env.ts';
 
-export function requestLog({
-  logger,
-  metrics,
-}: {
+export interface RequestLogDeps {
   logger: Logger;
   metrics: Metrics;
-}): MiddlewareHandler<AppEnv> {
+}
+
+/**
+ * The start of a request's line: the handlers add their fields after these, so no second object
+ * is built at the end. The path only: a `?token=` secret must never reach the logs.
+ */
+export function requestLine(method: string, path: string): Record<string, unknown> {
+  return { method, path, status: 0, ms: 0 };
+}
+
+/**
+ * Completes `line` with the status and duration, counts the request under `route` (the route
+ * pattern, not the path: user ids in paths would explode the label set) and logs it. Shared with
+ * the webhook served straight from node:http, so both write the same line.
+ */
+export function logRequest(
+  { logger, metrics }: RequestLogDeps,
+  line: Record<string, unknown>,
+  route: string,
+  status: number,
+  started: number,
+): void {
+  line.status = status;
+  line.ms = Math.round((performance.now() - started) * 100) / 100;
+  metrics.requests.inc({ route, status });
+  if (status >= 500 && status !== 503) logger.error(line, 'request failed');
+  else if (status >= 400) logger.warn(line, 'request rejected');
+  else logger.info(line, 'request');
+}
+
+export function requestLog(deps: RequestLogDeps): MiddlewareHandler<AppEnv> {
   return async function requestLog(c, next) {
     const started = performance.now();
-    // The line itself, filled in as the request goes: the handlers add their fields after these,
-    // so no second object is built at the end. The path only: a `?token=` secret must never
-    // reach the logs.
-    const line: Record<string, unknown> = { method: c.req.method, path: c.req.path, status: 0, ms: 0 };
+    const line = requestLine(c.req.method, c.req.path);
     c.set('logFields', line);
     await next();
-    const status = c.res.status;
-    line.status = status;
-    line.ms = Math.round((performance.now() - started) * 100) / 100;
-    // The route pattern, not the path: user ids in paths would explode the label set.
-    const route = c.req.routePath === '/*' ? 'other' : c.req.routePath;
-    metrics.requests.inc({ route, status });
-    if (status >= 500 && status !== 503) logger.error(line, 'request failed');
-    else if (status >= 400) logger.warn(line, 'request rejected');
-    else logger.info(line, 'request');
+    logRequest(deps, line, c.req.routePath === '/*' ? 'other' : c.req.routePath, c.res.status, started);
   };
 }

@@ -1,6 +1,7 @@
 /** @module Shared-secret auth: the only guard Amplitude's webhooks can carry (no signature, no fixed IPs). */
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { getQueryParam } from 'hono/utils/url';
 import type { AppEnv } from './app-env.ts';
 
 export interface AuthOptions {
@@ -14,23 +15,37 @@ export interface AuthOptions {
  * Accepts the secret in the configured header (bare or as `Bearer <token>`), or as a `?token=`
  * query parameter for senders that can only paste a URL. Answers 401 `{"error":"unauthorized"}`.
  */
-export function requireAuth({ tokens, header = 'authorization' }: AuthOptions): MiddlewareHandler<AppEnv> {
-  const matches = tokenMatcher(tokens);
+export function requireAuth(options: AuthOptions): MiddlewareHandler<AppEnv> {
+  const check = secretCheck(options);
   // Node's header map has lower-case names only.
-  const name = header.toLowerCase();
+  const name = (options.header ?? 'authorization').toLowerCase();
   return async function requireAuth(c, next) {
-    if (tokens.length === 0) return next();
+    if (check === undefined) return next();
     // Node's own header map when served by @hono/node-server: no Web Headers built per request.
     const incoming = c.env?.incoming;
-    const headerValue = incoming ? incoming.headers[name] : c.req.header(name);
+    if (check(incoming ? incoming.headers[name] : c.req.header(name), c.req.url)) return next();
+    c.get('logFields').reason = 'unauthorized';
+    return c.json({ error: 'unauthorized' }, 401);
+  };
+}
+
+/**
+ * Whether a request carries an accepted secret: `headerValue` is the configured header's value,
+ * `url` the full URL (its `?token=` read as Hono reads a query). Undefined when auth is off.
+ * Shared with the webhook served straight from node:http.
+ */
+export function secretCheck({
+  tokens,
+}: AuthOptions): ((headerValue: string | string[] | undefined, url: string) => boolean) | undefined {
+  if (tokens.length === 0) return undefined;
+  const matches = tokenMatcher(tokens);
+  return function carriesSecret(headerValue, url) {
     let match = false;
     // Per RFC 9110 the auth scheme is case-insensitive.
     if (typeof headerValue === 'string') match = matches(headerValue.replace(/^bearer\s+/i, ''));
-    const queryValue = c.req.url.includes('?') ? c.req.query('token') : undefined;
-    if (queryValue !== undefined) match = matches(queryValue) || match;
-    if (match) return next();
-    c.get('logFields').reason = 'unauthorized';
-    return c.json({ error: 'unauthorized' }, 401);
+    const queryValue = url.includes('?') ? getQueryParam(url, 'token') : undefined;
+    if (typeof queryValue === 'string') match = matches(queryValue) || match;
+    return match;
   };
 }
 

@@ -2,12 +2,13 @@
  * @module POST {WEBHOOK_PATH}: the ack path. Read, decode, validate, accept once, answer.
  * No store I/O and no per-user work beyond validation happen here: Amplitude waits 1-2 s at most.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Handler } from 'hono';
 import type { Logger } from 'pino';
 import type { CohortBatch } from '../batch.ts';
 import { type DeadLetters, keptBody } from '../dead-letters/letters.ts';
 import { answerOf } from '../deliveries/answer-of.ts';
-import type { DeliveryLog, DeliveryReceipt } from '../deliveries/delivery-log.ts';
+import type { DeliveryLog } from '../deliveries/delivery-log.ts';
 import { processName } from '../deliveries/process-name.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -28,36 +29,74 @@ export interface WebhookDeps {
   deliveryLog?: DeliveryLog | undefined;
 }
 
-export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
+/** The answer to a webhook the queue took: accepted, or a duplicate of one it took before. */
+export interface WebhookAnswer {
+  status: 200;
+  body:
+    | { status: 'accepted'; message_id: string; users: number }
+    | { status: 'duplicate'; message_id: string };
+}
+
+/** Reads a request's body, decides, and answers: the part of a request a web framework never sees. */
+export type ReceiveWebhook = (
+  source: IncomingMessage | Request,
+  fields: Record<string, unknown>,
+) => Promise<WebhookAnswer>;
+
+/**
+ * The ack path without its transport: reads the body from `source`, decodes, accepts once, counts
+ * and records a receipt, and fills in `fields` (the request's log line). Rejections are thrown as
+ * the error classes `errors.ts` answers. Served by Hono (`webhookHandler`) and straight from
+ * node:http (`webhook-listener.ts`), so both take exactly the same steps.
+ */
+export function webhookReceiver(deps: WebhookDeps): ReceiveWebhook {
   const { queue, metrics, deliveryLog } = deps;
   const receiver = processName();
-  return async function receiveWebhook(c) {
+  // Label sets made once: the counters look cells up by these values.
+  const acceptedLabels = { outcome: 'accepted', reason: '' } as const;
+  const duplicateLabels = { outcome: 'duplicate', reason: '' } as const;
+  const usersIn = { direction: 'in' } as const;
+  const usersOut = { direction: 'out' } as const;
+  return async function receiveWebhook(source, fields) {
     const started = performance.now();
     const receivedAt = Date.now();
-    // Recorded once the answer is decided: a buffered write, no I/O and no await before the answer.
-    const record = (receipt: Omit<DeliveryReceipt, 'receivedAt' | 'ackMs' | 'receiver'>) =>
-      deliveryLog?.recordReceipt({ ...receipt, receivedAt, ackMs: performance.now() - started, receiver });
-    const fields = c.get('logFields');
     let batch: CohortBatch | undefined;
     let quarantineId: string | undefined;
     try {
-      const raw = await readBody(c.req.raw, c.env?.incoming, deps.maxBodyBytes);
+      const raw = await readBody(source, deps.maxBodyBytes);
       const decoded = await decodeOrQuarantine(raw, deps, fields, (id) => {
         quarantineId = id;
       });
       batch = decoded.batch;
-      fields.message_id = batch.messageId;
+      const messageId = batch.messageId;
+      const users = batch.users.length;
+      fields.message_id = messageId;
       fields.cohort_id = batch.cohortId;
-      fields.users = batch.users.length;
+      fields.users = users;
       // The raw text rides along: a durable queue keeps it rather than re-serialise the batch.
       const outcome = await queue.accept(batch, decoded.source);
       fields.outcome = outcome;
-      metrics.batches.inc({ outcome, reason: '' });
-      metrics.ackSeconds.observe((performance.now() - started) / 1000);
-      record({ outcome, status: 200, ...batchFields(batch) });
-      if (outcome === 'duplicate') return c.json({ status: 'duplicate', message_id: batch.messageId });
-      metrics.users.inc({ direction: batch.inCohort ? 'in' : 'out' }, batch.users.length);
-      return c.json({ status: 'accepted', message_id: batch.messageId, users: batch.users.length });
+      const accepted = outcome === 'accepted';
+      metrics.batches.inc(accepted ? acceptedLabels : duplicateLabels);
+      const ackMs = performance.now() - started;
+      metrics.ackSeconds.observe(ackMs / 1000);
+      // Recorded once the answer is decided: a buffered write, no I/O and no await before the answer.
+      deliveryLog?.recordReceipt({
+        outcome,
+        status: 200,
+        messageId,
+        cohortId: batch.cohortId,
+        cohortName: batch.cohortName,
+        inCohort: batch.inCohort,
+        users,
+        computedTime: batch.computedTime,
+        receivedAt,
+        ackMs,
+        receiver,
+      });
+      if (!accepted) return { status: 200, body: { status: 'duplicate', message_id: messageId } };
+      metrics.users.inc(batch.inCohort ? usersIn : usersOut, users);
+      return { status: 200, body: { status: 'accepted', message_id: messageId, users } };
     } catch (error) {
       if (error instanceof UnavailableError) {
         metrics.batches.inc({ outcome: 'unavailable', reason: error.reason });
@@ -65,10 +104,13 @@ export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
       }
       const answer = answerOf(error);
       if (answer) {
-        record({
+        deliveryLog?.recordReceipt({
           ...answer,
           ...(batch ? batchFields(batch) : { messageId: null }),
           ...(quarantineId && { quarantineId }),
+          receivedAt,
+          ackMs: performance.now() - started,
+          receiver,
         });
       }
       throw error;
@@ -76,7 +118,16 @@ export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
   };
 }
 
-/** What a receipt shows of an accepted, duplicate or refused (503) batch. */
+/** POST {WEBHOOK_PATH} as a Hono route: in-process `app.request()`, and URLs node:http leaves to Hono. */
+export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
+  const receive = webhookReceiver(deps);
+  return async function receiveWebhook(c) {
+    const answer = await receive(c.env?.incoming ?? c.req.raw, c.get('logFields'));
+    return c.json(answer.body, answer.status);
+  };
+}
+
+/** What a receipt shows of a refused (503) batch. */
 function batchFields(batch: CohortBatch) {
   return {
     messageId: batch.messageId,
