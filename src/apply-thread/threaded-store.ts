@@ -4,6 +4,7 @@
  * (docs/design.md#the-apply-thread). Batches, changes and pages cross as structured clones.
  */
 import { Worker } from 'node:worker_threads';
+import { oneTurnEach } from '../event-loop-turns.ts';
 import type { MembershipStore } from '../store/store.ts';
 import { type ChangeColumns, fromColumns } from './change-columns.ts';
 import type { StoreSpec } from './open-store.ts';
@@ -41,6 +42,7 @@ const threadEntry = new URL(fromTypeScript ? './thread.ts' : './thread.js', impo
 export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptions = {}): MembershipStore {
   let running: Running | undefined;
   let nextId = 1;
+  const nextReplyTurn = oneTurnEach();
   let closed = false;
 
   const start = (): Running => {
@@ -53,10 +55,14 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
       const call = calls.get(reply.id);
       if (!call) return;
       calls.delete(reply.id);
-      if ('error' in reply) call.reject(fromPlainError(reply.error));
-      else call.resolve(reply.value);
       // An idle thread does not keep the process alive; one with work does.
       if (calls.size === 0) worker.unref();
+      // A group commit answers many calls at once, and Node hands over all the messages waiting
+      // without reading a socket between them: one settles per turn, and webhooks go in between.
+      void nextReplyTurn().then(() => {
+        if ('error' in reply) call.reject(fromPlainError(reply.error));
+        else call.resolve(reply.value);
+      });
     });
     worker.on('error', (error) => {
       failure = error;

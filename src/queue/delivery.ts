@@ -2,8 +2,9 @@
  * @module How all three queues deliver: the handler gets a batch until it resolves, again after a
  * pause when it throws, and an entry that no longer parses is set aside instead of delivered.
  */
-import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CohortBatch } from '../batch.ts';
+import { oneTurnEach } from '../event-loop-turns.ts';
 import type { BatchHandler, BatchSource } from './queue.ts';
 import type { UndecodableHandler } from './stored-batch.ts';
 
@@ -56,19 +57,12 @@ export async function deliverUntilHandled<Entry extends QueuedEntry>(
   }
 }
 
-let lastTurn: Promise<void> = Promise.resolve();
-
 /**
- * Resolves in a later turn of the event loop than any earlier call's, one call per turn, so the
- * requests waiting are answered between one batch's parse and the next. A store that finishes many
- * batches at once (a group commit) would otherwise have them all parsed in one stretch (a setImmediate
- * each runs them all in the same phase), and every webhook arriving meanwhile would wait for it.
+ * One batch parsed per turn of the event loop, so the requests waiting are answered between one
+ * parse and the next: a store that finishes many batches at once (a group commit) would otherwise
+ * have them all parsed in one stretch, and every webhook arriving meanwhile would wait for it.
  */
-function nextParseTurn(): Promise<void> {
-  const turn = lastTurn.then(() => yieldToEventLoop());
-  lastTurn = turn;
-  return turn;
-}
+const nextParseTurn = oneTurnEach();
 
 async function handOver<Entry extends QueuedEntry>(
   entry: Entry,
