@@ -3,8 +3,6 @@
  * client, or the memory store itself) and answers the event loop's calls (threaded-store.ts).
  * Calls run as they arrive, so the SQLite store's group commit groups them as it would in one thread.
  */
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CohortBatch } from '../batch.ts';
 import { createBodyDecoder } from '../queue/stored-batch.ts';
@@ -42,21 +40,5 @@ function serveStore(port: MessagePort, spec: StoreSpec) {
   });
 }
 
-/**
- * Where both cores are busy (the load a sync brings), the thread answering webhooks goes first: this
- * one takes a lower priority (Linux: setpriority on this thread's own id). Elsewhere, unchanged.
- */
-function yieldToTheEventLoopThread() {
-  try {
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), APPLY_THREAD_NICE);
-  } catch {}
-}
-
-/** Nice 10: behind the event loop's thread (0), yet still far ahead of idle work (19). */
-const APPLY_THREAD_NICE = 10;
-
 // Imported anywhere else (a test importing every module), it does nothing.
-if (!isMainThread && parentPort) {
-  yieldToTheEventLoopThread();
-  serveStore(parentPort, workerData as StoreSpec);
-}
+if (!isMainThread && parentPort) serveStore(parentPort, workerData as StoreSpec);

@@ -3,7 +3,7 @@
  * (memory: everything crosses; SQLite: writes on the thread, reads on this thread's own connection),
  * and what only a thread can get wrong: errors crossing, a thread that cannot start, close.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createThreadedStore } from '../../src/apply-thread/threaded-store.ts';
@@ -121,22 +121,4 @@ describe('the apply thread', () => {
     // The thread would have created the file, opening the store.
     expect(existsSync(path)).toBe(false);
   });
-
-  it.runIf(existsSync('/proc/thread-self'))(
-    'runs below the event loop thread in priority (Linux: nice 10)',
-    async () => {
-      const store = createThreadedStore({ kind: 'memory' });
-      try {
-        const before = new Set(readdirSync('/proc/self/task'));
-        await store.listCohorts();
-        const niceOf = (tid: string) =>
-          Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]);
-        const started = readdirSync('/proc/self/task').filter((tid) => !before.has(tid));
-        expect(started.map(niceOf)).toContain(10);
-        expect(niceOf(String(process.pid))).toBe(0);
-      } finally {
-        await store.close();
-      }
-    },
-  );
 });
