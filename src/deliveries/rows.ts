@@ -18,7 +18,8 @@ export function matchesQuery(delivery: Delivery, query: DeliveryQuery): boolean 
 export function mergeApplied(earlier: ApplyResult | undefined, result: ApplyResult): ApplyResult {
   let sinks = earlier?.sinks ?? [];
   for (const sink of result.sinks) sinks = withSink(sinks, sink);
-  return { ...result, sinks };
+  // Not `{ ...result, sinks }`: that shape gives each object its own hidden class (deliveries/memory.ts).
+  return Object.assign({}, result, { sinks });
 }
 
 /** Adds a sink's result, replacing that sink's earlier one. */
