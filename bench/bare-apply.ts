@@ -1,13 +1,17 @@
 /**
  * @module The reference for the sustained apply rate: a bare loop doing the same upserts on the
- * same kind of store — the bench's bodies, parsed untimed, then `store.applyBatch` one after the
- * other with nothing else in the process (no HTTP, no queue, no worker). The receiver's drain
- * rate is reported as a ratio of this.
+ * same kind of store — the bench's bodies, parsed untimed, then `store.applyBatch` with nothing
+ * else in the process (no HTTP, no queue, no worker, no apply thread). The receiver's drain rate is
+ * reported as a ratio of this.
+ *
+ * `inFlight` batches are applied at once, as the worker hands them to the store: the SQLite store
+ * groups them into one commit, and one at a time it would wait its group-commit window per batch.
  *
  * Run as a script with the receiver's environment (STORE, SQLITE_PATH, …) and one JSON argument
  * `{generator, batches, maxSeconds}`; prints one JSON line `{users, batches, seconds, usersPerSecond}`.
  */
 import { pathToFileURL } from 'node:url';
+import type { CohortBatch } from '../src/batch.ts';
 import { createBackends } from '../src/compose.ts';
 import { loadConfig } from '../src/config.ts';
 import { createBatchParser } from '../src/payload/parse-batch.ts';
@@ -20,6 +24,8 @@ export interface BareApplyPlan {
   batches: number;
   /** Stop early once this much apply time has been spent. */
   maxSeconds: number;
+  /** Batches handed to `applyBatch` before the first resolves. @default 1 */
+  inFlight?: number;
 }
 
 export interface BareApplyResult {
@@ -36,16 +42,20 @@ export async function runBareApply(store: MembershipStore, plan: BareApplyPlan):
   let users = 0;
   let batches = 0;
   let milliseconds = 0;
+  const inFlight = Math.max(1, plan.inFlight ?? 1);
   while (batches < plan.batches && milliseconds < plan.maxSeconds * 1000) {
-    const generated = generator.next();
-    if (generated.duplicate) continue;
-    const text = generated.body.toString('utf8');
-    const batch = parse(JSON.parse(text), text, Date.now());
+    const window: CohortBatch[] = [];
+    while (window.length < inFlight && batches + window.length < plan.batches) {
+      const generated = generator.next();
+      if (generated.duplicate) continue;
+      const text = generated.body.toString('utf8');
+      window.push(parse(JSON.parse(text), text, Date.now()));
+    }
     const started = performance.now();
-    await store.applyBatch(batch);
+    await Promise.all(window.map((batch) => store.applyBatch(batch)));
     milliseconds += performance.now() - started;
-    users += batch.users.length;
-    batches += 1;
+    for (const batch of window) users += batch.users.length;
+    batches += window.length;
   }
   const seconds = milliseconds / 1000;
   return { users, batches, seconds, usersPerSecond: seconds > 0 ? users / seconds : 0 };

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { defaultGroupCommitUsers } from '../src/store/sqlite.ts';
 import { type ApplyMeasurement, measureApply, scrape, waitForDrain, watchMetrics } from './apply-watch.ts';
 import type { BareApplyPlan, BareApplyResult } from './bare-apply.ts';
 import { dropPostgresSchema, postgresSchemaExists, removeRedisKeys } from './cleanup.ts';
@@ -398,9 +399,12 @@ async function runBareApplyProcess(
     generator: generatorOptions(options),
     batches: Math.max(1, Math.round(accepted / options.users)),
     maxSeconds: 60,
+    // The SQLite store commits what it is handed together: as many batches as fill one group.
+    inFlight: receiverEnvironment.STORE === 'sqlite' ? Math.ceil(defaultGroupCommitUsers / options.users) : 1,
   };
   const env = {
     ...receiverEnvironment,
+    APPLY_THREAD: 'off',
     SQLITE_PATH: join(workDir, 'bare.db'),
     KEY_PREFIX: `bench-bare-${randomBytes(3).toString('hex')}`,
     PATH: process.env.PATH ?? '',
