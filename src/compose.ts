@@ -6,7 +6,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { openStore, type StoreSpec } from './apply-thread/open-store.ts';
-import { createThreadedStore } from './apply-thread/threaded-store.ts';
+import { createThreadedStore, type StoreReads } from './apply-thread/threaded-store.ts';
 import type { Config } from './config.ts';
 import { type DeadLetters, truncateBody } from './dead-letters/letters.ts';
 import { createRedisDeadLetters } from './dead-letters/redis.ts';
@@ -69,7 +69,7 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
     const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
     const store = usesApplyThread(config, exactlyOnce)
       ? createThreadedStore(storeSpecOf(config), {
-          reads: sqliteStore,
+          reads: sqliteStore ?? networkReads(config, closers),
           onThreadStopped: (reason) =>
             logger?.error({ reason }, 'the apply thread stopped; starting a new one'),
         })
@@ -214,6 +214,19 @@ function storeSpecOf(config: Config): StoreSpec {
   if (config.STORE === 'postgres')
     return { kind: 'postgres', connectionString: config.DATABASE_URL, keyPrefix };
   return { kind: 'memory' };
+}
+
+/**
+ * With STORE=postgres or redis, the read API's queries go from the event loop on a client of their
+ * own: they wait on the network, not behind the thread's applies in its pool, and their rows cross
+ * no thread. A receiver-only process serves no reads and opens none.
+ */
+function networkReads(config: Config, closers: (() => Promise<void> | void)[]): StoreReads | undefined {
+  if ((config.STORE !== 'postgres' && config.STORE !== 'redis') || config.ROLE === 'receiver')
+    return undefined;
+  const opened = openStore(storeSpecOf(config));
+  closers.push(() => opened.close());
+  return opened.store;
 }
 
 /**
