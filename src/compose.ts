@@ -43,6 +43,8 @@ export interface Backends {
    * INSPECT=off. Absent (backends built by a test): nothing is recorded.
    */
   deliveryLog?: DeliveryLog;
+  /** How often the apply thread stopped unasked; absent without one (APPLY_THREAD=off). */
+  applyThreadStops?: () => number;
   /** Closes what was opened, last opened first: queue, delivery log, dead letters, store, Redis, the SQLite file. */
   close(): Promise<void>;
 }
@@ -67,13 +69,14 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
     const exactlyOnce = config.STORE === 'sqlite' && config.QUEUE === 'sqlite' && config.SINKS.length === 0;
     // On the event loop, the SQLite store also serves the reads beside the apply thread (WAL readers).
     const sqliteStore = config.STORE === 'sqlite' ? createSqliteStore(sqlite()) : undefined;
-    const store = usesApplyThread(config, exactlyOnce)
+    const threaded = usesApplyThread(config, exactlyOnce)
       ? createThreadedStore(storeSpecOf(config), {
           reads: sqliteStore ?? networkReads(config, closers),
           onThreadStopped: (reason) =>
             logger?.error({ reason }, 'the apply thread stopped; starting a new one'),
         })
-      : (sqliteStore ?? openStore(storeSpecOf(config)).store);
+      : undefined;
+    const store = threaded ?? sqliteStore ?? openStore(storeSpecOf(config)).store;
     closers.push(() => store.close());
 
     // Dead letters live where the queue does (Redis, else the SQLite file), so `npm run dlq` and
@@ -154,6 +157,7 @@ export async function createBackends(config: Config, logger?: Logger): Promise<B
       store: exactlyOnce && sqliteStore ? applyingWithInboxRemoval(sqliteStore, queue as SqliteQueue) : store,
       deadLetters,
       deliveryLog,
+      ...(threaded && { applyThreadStops: () => threaded.threadStops }),
       close,
     };
   } catch (error) {

@@ -30,6 +30,8 @@ export interface MetricsOptions {
   queueStats?: () => Promise<QueueStats>;
   /** QUEUE_MAX_USERS, exported so an alert can divide the queue's depth by its bound. */
   queueMaxUsers?: number;
+  /** How often the apply thread stopped unasked, when there is one (read at each scrape). */
+  applyThreadStops?: (() => number) | undefined;
   /**
    * Node's process series (`process_resident_memory_bytes`, `nodejs_eventloop_lag_p99_seconds`,
    * heap, GC…), so leaks and a blocked event loop show. Off in tests that make many registries.
@@ -50,6 +52,18 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'QUEUE_MAX_USERS: users the queue holds before new batches get 503',
       ...on,
     }).set(options.queueMaxUsers);
+  }
+  const { applyThreadStops } = options;
+  if (applyThreadStops) {
+    new Counter({
+      name: `${prefix}apply_thread_stops_total`,
+      help: 'Times the apply thread stopped unasked (a crash, an out-of-memory kill); the next apply starts a new one',
+      ...on,
+      collect() {
+        this.reset();
+        this.inc(applyThreadStops());
+      },
+    });
   }
   const queueStats = options.queueStats;
   // One stats() call serves the three queue gauges of a scrape.

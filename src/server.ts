@@ -37,6 +37,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Receipts, apply and sink results for the inspector (src/deliveries/). @default none */
   deliveryLog?: DeliveryLog | undefined;
+  /** How often the apply thread stopped unasked; absent without one. */
+  applyThreadStops?: (() => number) | undefined;
   /** Closes the backends (queue, store, dead letters, files, connections). */
   close(): Promise<void>;
 }
@@ -79,6 +81,7 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
   const metrics = createMetrics({
     queueStats: () => queue.stats(),
     queueMaxUsers: options.queueMaxUsers,
+    applyThreadStops: deps.applyThreadStops,
     processMetrics: true,
   });
   const { deliveryLog } = deps;

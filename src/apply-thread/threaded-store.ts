@@ -38,9 +38,15 @@ interface Running {
 const fromTypeScript = import.meta.url.endsWith('.ts');
 const threadEntry = new URL(fromTypeScript ? './thread.ts' : './thread.js', import.meta.url);
 
+/** A store on the apply thread, and how often that thread stopped unasked (a metric). */
+export interface ThreadedStore extends MembershipStore {
+  readonly threadStops: number;
+}
+
 /** Starts the thread on first use, so a process that never applies (ROLE=receiver) never starts one. */
-export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptions = {}): MembershipStore {
+export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptions = {}): ThreadedStore {
   let running: Running | undefined;
+  let threadStops = 0;
   let nextId = 1;
   const nextReplyTurn = oneTurnEach();
   let closed = false;
@@ -73,7 +79,9 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
       stopped.name = 'ApplyThreadError';
       for (const call of calls.values()) call.reject(stopped);
       calls.clear();
-      if (!closed || failure) options.onThreadStopped?.(stopped.message);
+      if (closed && !failure) return;
+      threadStops += 1;
+      options.onThreadStopped?.(stopped.message);
     });
     return { worker, calls };
   };
@@ -98,6 +106,9 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
 
   const { reads } = options;
   return {
+    get threadStops() {
+      return threadStops;
+    },
     async applyBatch(batch, applyOptions) {
       // With the queue's text at hand, only that crosses (the thread parses it again); else the batch.
       const columns = await call('applyBatch', [applyOptions?.source ? null : batch, applyOptions]);

@@ -65,6 +65,8 @@ describe('the apply thread', () => {
     expect((await Promise.all(applying)).flat()).toHaveLength(1000);
     await closing;
     await expect(store.applyBatch(cohortBatch({ messageId: 'late' }))).rejects.toThrow('closed');
+    // A thread that exits because it was closed did not stop unasked.
+    expect(store.threadStops).toBe(0);
 
     const db = openSqliteDatabase(path);
     try {
@@ -104,11 +106,13 @@ describe('the apply thread', () => {
       expect((error as Error).name).toBe('ApplyThreadError');
       expect((error as Error).message).toContain('is a file, not a directory');
       expect(stops).toEqual([(error as Error).message]);
+      expect(store.threadStops).toBe(1);
 
       rmSync(blocker);
       mkdirSync(blocker);
       const changes = await store.applyBatch(cohortBatch({ messageId: 'm1', users: usersOf('u1', 'u2') }));
       expect(changes).toHaveLength(2);
+      expect(store.threadStops).toBe(1);
     } finally {
       await store.close();
     }

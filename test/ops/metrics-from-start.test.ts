@@ -4,6 +4,7 @@
  * the first dead letter or 503 after a start would never alert (ops/alerts.test.yml shows it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics.ts';
 import { scrapeMetrics, startTestReceiver, type TestReceiver } from '../hardening/receiver.ts';
 import { alertsYaml, expressions, metricNames, selectedLabelSets } from './alert-rules.ts';
 
@@ -50,6 +51,7 @@ describe('a receiver that has seen no request', () => {
       'cohort_receiver_membership_changes_total{kind="left"}',
       'cohort_receiver_membership_changes_total{kind="updated"}',
       'cohort_receiver_apply_errors_total',
+      'cohort_receiver_apply_thread_stops_total',
     ];
     expect(Object.fromEntries(expected.map((series) => [series, samples.get(series)]))).toEqual(
       Object.fromEntries(expected.map((series) => [series, 0])),
@@ -80,5 +82,18 @@ describe('a receiver that has seen no request', () => {
       { metric: 'a_total', labels: { kind: 'x', reason: 'q' } },
       { metric: 'b', labels: {} },
     ]);
+  });
+});
+
+describe('the apply thread stop counter', () => {
+  it('reads how often the thread stopped at each scrape, and is absent without a thread', async () => {
+    let stops = 0;
+    const withThread = createMetrics({ applyThreadStops: () => stops });
+    const read = async () =>
+      (await withThread.registry.metrics()).match(/^cohort_receiver_apply_thread_stops_total (\d+)$/m)?.[1];
+    expect(await read()).toBe('0');
+    stops = 2;
+    expect(await read()).toBe('2');
+    expect(await createMetrics().registry.metrics()).not.toContain('apply_thread_stops');
   });
 });
