@@ -6,11 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
 import type { DeadLetters } from './dead-letters/letters.ts';
-import type { ApplyResult, DeliveryLog } from './deliveries/delivery-log.ts';
+import type { DeliveryLog } from './deliveries/delivery-log.ts';
 import { processName } from './deliveries/process-name.ts';
 import type { Metrics } from './metrics.ts';
 import type { BatchHandler, DeliveryInfo } from './queue/queue.ts';
-import { logAppliedBatch } from './sinks/log.ts';
+import { type ChangeCounts, logAppliedBatch } from './sinks/log.ts';
 import type { MembershipChange, MembershipStore } from './store/store.ts';
 
 export interface WorkerDeps {
@@ -76,27 +76,32 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
     metrics.appliedUsers.inc(users);
     const lagMs = Math.max(0, now() - delivery.acceptedAt);
     metrics.applyLagSeconds.observe(lagMs / 1000);
-    for (const change of changes) if (!change.restated) metrics.changes.inc({ kind: change.kind });
-    logAppliedBatch(log, { inCohort: batch.inCohort, users }, changes, lagMs);
-    deps.deliveryLog?.recordApplied(
-      applyResultOf(batch.messageId, users, changes, { appliedAt: now(), lagMs, worker }),
-    );
+    const counts = countChanges(users, changes);
+    for (const kind of changeKinds) metrics.changes.inc({ kind }, counts[kind]);
+    logAppliedBatch(log, { inCohort: batch.inCohort, users, counts }, changes, lagMs);
+    deps.deliveryLog?.recordApplied({
+      messageId: batch.messageId,
+      appliedAt: now(),
+      lagMs,
+      worker,
+      ...counts,
+      sinks: [],
+    });
     // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
     if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
   };
 }
 
-/** What the inspector shows of an apply: restated changes (a redelivery) changed nothing, so they count as unchanged. */
-function applyResultOf(
-  messageId: string,
-  users: number,
-  changes: readonly MembershipChange[],
-  at: Pick<ApplyResult, 'appliedAt' | 'lagMs' | 'worker'>,
-): ApplyResult {
+const changeKinds = ['entered', 'left', 'updated'] as const;
+
+/**
+ * What an apply changed, counted once for the metrics, the log line and the inspector. Restated
+ * changes (a redelivery) changed nothing, so they count as unchanged.
+ */
+function countChanges(users: number, changes: readonly MembershipChange[]): ChangeCounts {
   const counts = { entered: 0, left: 0, updated: 0 };
   for (const change of changes) if (!change.restated) counts[change.kind] += 1;
-  const unchanged = Math.max(0, users - counts.entered - counts.left - counts.updated);
-  return { messageId, ...at, ...counts, unchanged, sinks: [] };
+  return { ...counts, unchanged: Math.max(0, users - counts.entered - counts.left - counts.updated) };
 }
 
 async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {

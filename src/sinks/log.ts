@@ -47,6 +47,14 @@ export function createLogSink(logger: Logger, name = 'log'): Sink {
   };
 }
 
+/** How many users of a batch entered, left, were updated or left unchanged by its apply. */
+export interface ChangeCounts {
+  entered: number;
+  left: number;
+  updated: number;
+  unchanged: number;
+}
+
 /**
  * Logs one info line for an applied batch (`batch applied`: direction and how many users entered,
  * left, were updated or left unchanged, and the lag since it was accepted), and at debug one
@@ -54,16 +62,13 @@ export function createLogSink(logger: Logger, name = 'log'): Sink {
  */
 export function logAppliedBatch(
   log: Logger,
-  batch: { inCohort: boolean; users: number },
+  batch: { inCohort: boolean; users: number; counts: ChangeCounts },
   changes: readonly MembershipChange[],
   lagMs: number,
 ): void {
-  const counts = { entered: 0, left: 0, updated: 0 };
-  for (const change of changes) if (!change.restated) counts[change.kind] += 1;
-  const { users } = batch;
-  const unchanged = users - counts.entered - counts.left - counts.updated;
+  const { users, counts } = batch;
   const direction = batch.inCohort ? 'in' : 'out';
-  log.info({ direction, users, ...counts, unchanged, lag_ms: Math.round(lagMs) }, 'batch applied');
+  log.info({ direction, users, ...counts, lag_ms: Math.round(lagMs) }, 'batch applied');
   if (!log.isLevelEnabled('debug')) return;
   for (const change of changes) log.debug(changeFields(change), 'membership change');
 }
