@@ -20,7 +20,7 @@ import { percentile } from './latency.ts';
 import type { Endpoint, Measurement } from './measurement.ts';
 import { runPaced } from './pace.ts';
 import { createPayloadGenerator } from './payload-generator.ts';
-import { startReceiverProcess } from './receiver-process.ts';
+import { compiledReceiver, startReceiverProcess } from './receiver-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -122,6 +122,7 @@ try {
     rows.push(row('bare server B', round, bareResult, Number.NaN, ''));
     for (const thread of threads) {
       const receiver = await startReceiverProcess({
+        script: compiledReceiver(),
         env: {
           AUTH_TOKENS: token,
           APPLY_THREAD: thread,

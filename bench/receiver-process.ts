@@ -1,10 +1,10 @@
 /**
  * @module Starts a receiver (or another server of the repository, such as the bench's floor) as a
- * child process: `node --import tsx <script>` from the repository root, with no environment but
- * the one it is given. The bench and the soak send its output to a file, so it does not pass
+ * child process: `node --import tsx <script>` (a .js file: plain `node <script>`) from the repository
+ * root, with no environment but the one it is given. The bench and the soak send its output to a file, so it does not pass
  * through the process generating the load; the tests pipe it and read its JSON log lines.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -17,7 +17,7 @@ export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
 export type LogLine = Record<string, unknown>;
 
 export interface ReceiverProcessOptions {
-  /** A .ts file of the repository. @default src/main.ts */
+  /** A .ts file of the repository, or a .js one of dist/ (`compiledReceiver()`). @default src/main.ts */
   script?: string;
   /** Names the process in errors. @default the script */
   name?: string;
@@ -87,8 +87,23 @@ export function freePort(): Promise<number> {
 }
 
 export function nodeCommand(script: string, nodeArgs: string[] = [], cpu?: number): [string, ...string[]] {
-  const node: [string, ...string[]] = [process.execPath, ...nodeArgs, '--import', 'tsx', script];
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const node: [string, ...string[]] = [process.execPath, ...nodeArgs, ...loader, script];
   return cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+}
+
+let compiled = false;
+
+/**
+ * The receiver as `npm start` runs it: src/ compiled to dist/ (`npm run compile`, which writes
+ * nothing when dist/ is current) and run by plain Node. What a bench measures: tsx's transform
+ * names every closure as it is made, which costs the ack path several percent (docs/performance.md).
+ */
+export function compiledReceiver(): string {
+  if (!compiled)
+    execFileSync('npm', ['run', '--silent', 'compile'], { cwd: repositoryRoot, stdio: 'inherit' });
+  compiled = true;
+  return 'dist/main.js';
 }
 
 /** Starts the process and resolves once it is ready; rejects with ReceiverNotReady if it is not. */

@@ -20,6 +20,7 @@ import { runPaced } from './pace.ts';
 import { createPayloadGenerator, type GeneratorOptions } from './payload-generator.ts';
 import { type Progress, silentProgress } from './progress.ts';
 import {
+  compiledReceiver,
   nodeCommand,
   type ReceiverProcess,
   repositoryRoot,
@@ -327,6 +328,7 @@ async function startTarget(
   }
   const receiver = await startReceiverProcess({
     name: 'receiver',
+    script: compiledReceiver(),
     env,
     logPath: join(workDir, 'receiver.log'),
     cpu: cpu ?? undefined,

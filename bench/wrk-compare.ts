@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeRedisKeys } from './cleanup.ts';
 import { createPayloadGenerator } from './payload-generator.ts';
-import { type ReceiverProcess, startReceiverProcess } from './receiver-process.ts';
+import { compiledReceiver, type ReceiverProcess, startReceiverProcess } from './receiver-process.ts';
 import { requestsPerSecond, runWrk, splitBody, type WrkResult, wrkScript } from './wrk.ts';
 
 const { values } = parseArgs({
@@ -107,7 +107,7 @@ try {
       const keyPrefix = `wrk-${randomBytes(3).toString('hex')}`;
       const receiver: ReceiverProcess = await startServer(
         `receiver-${queue}-${users}`,
-        'src/main.ts',
+        compiledReceiver(),
         {
           ROLE: 'receiver',
           QUEUE: queue,

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parsePrometheusText } from '../apply-watch.ts';
 import { dropPostgresSchema } from '../cleanup.ts';
 import { mulberry32 } from '../payload-generator.ts';
-import { nodeCommand, repositoryRoot, startReceiverProcess } from '../receiver-process.ts';
+import { compiledReceiver, nodeCommand, repositoryRoot, startReceiverProcess } from '../receiver-process.ts';
 import type { UserIdStyle } from '../user-ids.ts';
 import { userIdFor } from '../user-ids.ts';
 import type { BareResult } from './bare-loop.ts';
@@ -74,6 +74,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   const memberships = batches * options.batchUsers;
   const sqlitePath = join(dir, 'cohorts.db');
   const receiver = await startReceiverProcess({
+    script: compiledReceiver(),
     env: {
       STORE: options.store,
       QUEUE: 'memory',

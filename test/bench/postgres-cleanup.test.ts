@@ -43,7 +43,7 @@ function startBench(args: string[]): BenchRun {
   return { child, exited };
 }
 
-/** Pids of the built-in receivers (`src/main.ts`) descending from `pid` (Linux /proc). */
+/** Pids of the built-in receivers (`dist/main.js`, as the bench runs them) descending from `pid` (Linux /proc). */
 function receiversUnder(pid: number): number[] {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
@@ -69,7 +69,7 @@ function receiversUnder(pid: number): number[] {
   walk(pid);
   return found.filter((child) => {
     try {
-      return readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('src/main.ts');
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('dist/main.js');
     } catch {
       return false;
     }

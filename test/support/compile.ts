@@ -1,0 +1,14 @@
+/**
+ * Vitest's global setup: compiles src/ to dist/ once, as `npm start` does, before any test runs.
+ * The tests that run `npm start` (or a bench that runs dist/) then find dist/ current and write
+ * nothing, so no test reads a file of dist/ while another test's compile rewrites it.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export default function compileOnce(): void {
+  execFileSync('npm', ['run', '--silent', 'compile'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    stdio: 'inherit',
+  });
+}
