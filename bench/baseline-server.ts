@@ -11,7 +11,12 @@ import { pathToFileURL } from 'node:url';
 
 const accepted = '{"status":"accepted"}';
 
-export function createBaselineServer(): Server {
+/**
+ * `keepBodies`: B also keeps every body's text for as long as it runs, as a receiver-only process
+ * with the memory queue does (nothing drains it there), so that cost can be told from the ack path's.
+ */
+export function createBaselineServer({ keepBodies = false } = {}): Server {
+  const kept: string[] = [];
   return createServer(function answerAfterParsing(request, response) {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -25,7 +30,9 @@ export function createBaselineServer(): Server {
         return;
       }
       try {
-        JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+        const text = Buffer.concat(chunks, size).toString('utf8');
+        JSON.parse(text);
+        if (keepBodies) kept.push(text);
         response.writeHead(200, { 'content-type': 'application/json' }).end(accepted);
       } catch {
         response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_json"}');
@@ -35,8 +42,8 @@ export function createBaselineServer(): Server {
 }
 
 /** Starts the floor server; resolves with its URL once listening. */
-export async function startBaselineServer(port = 0, host = '127.0.0.1') {
-  const server = createBaselineServer();
+export async function startBaselineServer(port = 0, host = '127.0.0.1', options = {}) {
+  const server = createBaselineServer(options);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -53,7 +60,9 @@ export async function startBaselineServer(port = 0, host = '127.0.0.1') {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { url } = await startBaselineServer(Number(process.env.PORT ?? 0), process.env.HOST);
+  const { url } = await startBaselineServer(Number(process.env.PORT ?? 0), process.env.HOST, {
+    keepBodies: process.env.BASELINE_KEEP_BODIES === '1',
+  });
   console.log(JSON.stringify({ msg: 'listening', url }));
   // Nothing to drain: exit at once (process.exit still writes a --cpu-prof profile).
   process.once('SIGTERM', () => process.exit(0));

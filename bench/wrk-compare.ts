@@ -5,6 +5,7 @@
  * and wrk to CPU 1; rounds alternate receiver and B. Prints one Markdown row per queue × size.
  *
  *   npx tsx bench/wrk-compare.ts --users 100,1000 --queue memory,sqlite,redis --rounds 3 --duration 5
+ *   npx tsx bench/wrk-compare.ts --baseline-keeps-bodies   # B keeps each body's text, as the memory queue must
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    'baseline-keeps-bodies': { type: 'boolean', default: false },
   },
 });
 
@@ -76,105 +78,121 @@ async function startServer(name: string, script: string, env: Record<string, str
 console.log(
   `wrk compare: ${new Date().toISOString()}, Node ${process.version}, ${availableParallelism()} CPUs`,
 );
-console.log(`rounds ${rounds} × ${seconds} s after ${warmup} s of warm-up each; receiver and B alternate\n`);
+console.log(`rounds ${rounds} × ${seconds} s after ${warmup} s of warm-up each; receiver and B alternate`);
+console.log(
+  values['baseline-keeps-bodies'] ? 'B keeps every body it parsed, as the memory queue does\n' : '',
+);
 console.log(
   '| queue | users/body | body | conns | B req/s | receiver req/s | req/s ratio | B p99 ms | receiver p99 ms | p99 ratio | ratio by round | B CPU µs/req | receiver CPU µs/req | non-2xx |',
 );
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
 
 const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-// B is profiled too (its files are the ones without `src/` frames), for a side-by-side reading.
-const baseline = await startServer('baseline', 'bench/baseline-server.ts', {}, profile);
+// With --baseline-keeps-bodies, B keeps every body as the receiver-only memory queue does.
+const baselineEnv: Record<string, string> = values['baseline-keeps-bodies']
+  ? { BASELINE_KEEP_BODIES: '1' }
+  : {};
 try {
   for (const queue of values.queue.split(',')) {
     for (const users of values.users.split(',').map(Number)) {
-      const generator = createPayloadGenerator({
-        users,
-        properties: 3,
-        shape: 'default',
-        removeRatio: 0,
-        cohorts: 4,
-        duplicateRate: 0,
-        seed: 1,
-        maxTemplates: 1,
-      });
-      const body = generator.next().body.toString('utf8');
-      const { prefix, suffix } = splitBody(body);
-      const prefixPath = join(workDir, `prefix-${users}`);
-      const suffixPath = join(workDir, `suffix-${users}`);
-      await writeFile(prefixPath, prefix);
-      await writeFile(suffixPath, suffix);
-      const keyPrefix = `wrk-${randomBytes(3).toString('hex')}`;
-      const receiver: ReceiverProcess = await startServer(
-        `receiver-${queue}-${users}`,
-        compiledReceiver(),
-        {
-          ROLE: 'receiver',
-          QUEUE: queue,
-          STORE: 'sqlite',
-          SQLITE_PATH: join(workDir, `${keyPrefix}.db`),
-          KEY_PREFIX: keyPrefix,
-          LOG_LEVEL: 'info',
-          AUTH_TOKENS: token,
-          QUEUE_MAX_USERS: '1000000000',
-          SHUTDOWN_TIMEOUT_MS: '1000',
-          ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-          ...extraEnv,
-        },
-        ['--max-old-space-size=12288', ...values['node-arg'], ...profile],
+      // A fresh B per row, as the receiver is: what an earlier row left in its heap stays out of this one.
+      // B is profiled too (its files are the ones without `src/` frames), for a side-by-side reading.
+      const baseline = await startServer(
+        `baseline-${queue}-${users}`,
+        'bench/baseline-server.ts',
+        baselineEnv,
+        profile,
       );
-      const connections = connectionsFor(users);
-      /** One wrk run, with the CPU the server used during it. */
-      const measure = async (server: ReceiverProcess, url: string, runSeconds: number) => {
-        const before = cpuSeconds(server.pid);
-        const result = await drive(url, runSeconds);
-        return { ...result, cpuSeconds: cpuSeconds(server.pid) - before };
-      };
-      const drive = (url: string, runSeconds: number) =>
-        runWrk({
-          url,
-          connections,
-          seconds: runSeconds,
-          scriptPath,
-          prefixPath,
-          suffixPath,
-          runId: randomBytes(4).toString('hex'),
-          headers: [`Authorization: Bearer ${token}`],
-          cpus: wrkCpus,
-        });
       try {
-        const targets = { receiver: `${receiver.url}/webhook`, baseline: `${baseline.url}/webhook` };
-        for (const url of Object.values(targets)) if (warmup > 0) await drive(url, warmup);
-        type Measured = WrkResult & { cpuSeconds: number };
-        const results: { receiver: Measured[]; baseline: Measured[] } = { receiver: [], baseline: [] };
-        for (let round = 0; round < rounds; round++) {
-          results.receiver.push(await measure(receiver, targets.receiver, seconds));
-          results.baseline.push(await measure(baseline, targets.baseline, seconds));
+        const generator = createPayloadGenerator({
+          users,
+          properties: 3,
+          shape: 'default',
+          removeRatio: 0,
+          cohorts: 4,
+          duplicateRate: 0,
+          seed: 1,
+          maxTemplates: 1,
+        });
+        const body = generator.next().body.toString('utf8');
+        const { prefix, suffix } = splitBody(body);
+        const prefixPath = join(workDir, `prefix-${users}`);
+        const suffixPath = join(workDir, `suffix-${users}`);
+        await writeFile(prefixPath, prefix);
+        await writeFile(suffixPath, suffix);
+        const keyPrefix = `wrk-${randomBytes(3).toString('hex')}`;
+        const receiver: ReceiverProcess = await startServer(
+          `receiver-${queue}-${users}`,
+          compiledReceiver(),
+          {
+            ROLE: 'receiver',
+            QUEUE: queue,
+            STORE: 'sqlite',
+            SQLITE_PATH: join(workDir, `${keyPrefix}.db`),
+            KEY_PREFIX: keyPrefix,
+            LOG_LEVEL: 'info',
+            AUTH_TOKENS: token,
+            QUEUE_MAX_USERS: '1000000000',
+            SHUTDOWN_TIMEOUT_MS: '1000',
+            ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+            ...extraEnv,
+          },
+          ['--max-old-space-size=12288', ...values['node-arg'], ...profile],
+        );
+        const connections = connectionsFor(users);
+        /** One wrk run, with the CPU the server used during it. */
+        const measure = async (server: ReceiverProcess, url: string, runSeconds: number) => {
+          const before = cpuSeconds(server.pid);
+          const result = await drive(url, runSeconds);
+          return { ...result, cpuSeconds: cpuSeconds(server.pid) - before };
+        };
+        const drive = (url: string, runSeconds: number) =>
+          runWrk({
+            url,
+            connections,
+            seconds: runSeconds,
+            scriptPath,
+            prefixPath,
+            suffixPath,
+            runId: randomBytes(4).toString('hex'),
+            headers: [`Authorization: Bearer ${token}`],
+            cpus: wrkCpus,
+          });
+        try {
+          const targets = { receiver: `${receiver.url}/webhook`, baseline: `${baseline.url}/webhook` };
+          for (const url of Object.values(targets)) if (warmup > 0) await drive(url, warmup);
+          type Measured = WrkResult & { cpuSeconds: number };
+          const results: { receiver: Measured[]; baseline: Measured[] } = { receiver: [], baseline: [] };
+          for (let round = 0; round < rounds; round++) {
+            results.receiver.push(await measure(receiver, targets.receiver, seconds));
+            results.baseline.push(await measure(baseline, targets.baseline, seconds));
+          }
+          const cpuPerRequest = (list: Measured[]) =>
+            (list.reduce((sum, x) => sum + x.cpuSeconds, 0) * 1e6) /
+            list.reduce((sum, x) => sum + x.requests, 0);
+          const r = results.receiver;
+          const b = results.baseline;
+          const p99 = (list: WrkResult[]) => median(list.map((x) => x.p99Us)) / 1000;
+          const byRound = r.map((x, i) =>
+            (requestsPerSecond(x) / requestsPerSecond(b[i] as WrkResult)).toFixed(2),
+          );
+          const non2xx = r.reduce((sum, x) => sum + x.non2xx + x.timeout + x.connect + x.read + x.write, 0);
+          console.log(
+            `| ${queue} | ${users.toLocaleString('en-US')} | ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB | ${connections} ` +
+              `| ${Math.round(pooled(b))} | ${Math.round(pooled(r))} | **${(pooled(r) / pooled(b)).toFixed(2)}** ` +
+              `| ${p99(b).toFixed(2)} | ${p99(r).toFixed(2)} | ${(p99(r) / p99(b)).toFixed(2)} | ${byRound.join(' / ')} | ${Math.round(cpuPerRequest(b))} | ${Math.round(cpuPerRequest(r))} | ${non2xx} |`,
+          );
+        } finally {
+          await receiver.stop(10_000);
+          if (queue === 'redis')
+            await removeRedisKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);
         }
-        const cpuPerRequest = (list: Measured[]) =>
-          (list.reduce((sum, x) => sum + x.cpuSeconds, 0) * 1e6) /
-          list.reduce((sum, x) => sum + x.requests, 0);
-        const r = results.receiver;
-        const b = results.baseline;
-        const p99 = (list: WrkResult[]) => median(list.map((x) => x.p99Us)) / 1000;
-        const byRound = r.map((x, i) =>
-          (requestsPerSecond(x) / requestsPerSecond(b[i] as WrkResult)).toFixed(2),
-        );
-        const non2xx = r.reduce((sum, x) => sum + x.non2xx + x.timeout + x.connect + x.read + x.write, 0);
-        console.log(
-          `| ${queue} | ${users.toLocaleString('en-US')} | ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB | ${connections} ` +
-            `| ${Math.round(pooled(b))} | ${Math.round(pooled(r))} | **${(pooled(r) / pooled(b)).toFixed(2)}** ` +
-            `| ${p99(b).toFixed(2)} | ${p99(r).toFixed(2)} | ${(p99(r) / p99(b)).toFixed(2)} | ${byRound.join(' / ')} | ${Math.round(cpuPerRequest(b))} | ${Math.round(cpuPerRequest(r))} | ${non2xx} |`,
-        );
       } finally {
-        await receiver.stop(10_000);
-        if (queue === 'redis')
-          await removeRedisKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix);
+        await baseline.stop(5000);
       }
     }
   }
 } finally {
-  await baseline.stop(5000);
   if (values['keep-logs']) console.log(`\nserver logs: ${workDir}`);
   else await rm(workDir, { recursive: true, force: true });
 }
