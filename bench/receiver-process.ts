@@ -1,8 +1,9 @@
 /**
  * @module Starts a receiver (or another server of the repository, such as the bench's floor) as a
- * child process: `node --import tsx <script>` (a .js file: plain `node <script>`) from the repository
- * root, with no environment but the one it is given. The bench and the soak send its output to a file, so it does not pass
- * through the process generating the load; the tests pipe it and read its JSON log lines.
+ * child process: `node --import tsx <script>` (a .js file: plain `node <script>`) from the
+ * repository root, with no environment but the one it is given. The bench and the soak send its
+ * output to a file, so it does not pass through the process generating the load; the tests pipe it
+ * and read its JSON log lines.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';

@@ -1,9 +1,11 @@
 /**
  * `npm start` as a process manager runs it: SIGTERM goes to the PID it started, npm's. That must
  * stop the receiver — drained, like a SIGTERM to node itself — and leave no process behind (with a
- * shell and tsx between npm and node, the signal stopped at the shell and node kept serving).
+ * shell and tsx between npm and node, the signal stopped at the shell and node kept serving). What
+ * it runs is the compiled receiver, plain Node on dist/, as the image runs it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +70,22 @@ async function startNpm() {
   return { pid: child.pid as number, lines, closed, healthz: `http://127.0.0.1:${port}/healthz` };
 }
 
+/** The command lines of the processes of group `pgid` (Linux /proc), each as its arguments. */
+function groupCommands(pgid: number): string[][] {
+  const commands: string[][] = [];
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      // Fields after the command name, which is in parentheses and may hold spaces: state, ppid, pgrp.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      commands.push(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    } catch {
+      // Exited while being read.
+    }
+  }
+  return commands;
+}
+
 /** Polled without a deadline of its own: a process left serving fails the test by its timeout. */
 async function groupExited(pgid: number) {
   while (groupAlive(pgid)) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -77,6 +95,10 @@ describe('npm start', () => {
   it('stops the receiver, drained, and every process under npm, on SIGTERM to npm’s PID', async () => {
     const started = await startNpm();
     expect((await fetch(started.healthz)).status).toBe(200);
+    // What runs is the compiled receiver, as in the image: plain Node on dist/, no tsx loader.
+    const commands = groupCommands(started.pid);
+    expect(commands.filter((args) => args.includes('dist/main.js'))).toEqual([['node', 'dist/main.js']]);
+    expect(commands.flat().filter((arg) => arg.includes('tsx'))).toEqual([]);
 
     process.kill(started.pid, 'SIGTERM');
     expect(await started.closed).toBe(0);
