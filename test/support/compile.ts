@@ -3,12 +3,8 @@
  * The tests that run `npm start` (or a bench that runs dist/) then find dist/ current and write
  * nothing, so no test reads a file of dist/ while another test's compile rewrites it.
  */
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { compiledReceiver } from '../../bench/receiver-process.ts';
 
 export default function compileOnce(): void {
-  execFileSync('npm', ['run', '--silent', 'compile'], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: 'inherit',
-  });
+  compiledReceiver();
 }
