@@ -5,7 +5,7 @@
  * and wrk to CPU 1; rounds alternate receiver and B. Prints one Markdown row per queue × size.
  *
  *   npx tsx bench/wrk-compare.ts --users 100,1000 --queue memory,sqlite,redis --rounds 3 --duration 5
- *   npx tsx bench/wrk-compare.ts --baseline-keeps-bodies   # B keeps each body's text, as the memory queue must
+ *   npx tsx bench/wrk-compare.ts --baseline-keeps-bodies   # adds K: B that keeps each body's text, as the memory queue must
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -78,20 +78,23 @@ async function startServer(name: string, script: string, env: Record<string, str
 console.log(
   `wrk compare: ${new Date().toISOString()}, Node ${process.version}, ${availableParallelism()} CPUs`,
 );
-console.log(`rounds ${rounds} × ${seconds} s after ${warmup} s of warm-up each; receiver and B alternate`);
+const withKeeping = values['baseline-keeps-bodies'];
 console.log(
-  values['baseline-keeps-bodies'] ? 'B keeps every body it parsed, as the memory queue does\n' : '',
+  `rounds ${rounds} × ${seconds} s after ${warmup} s of warm-up each; receiver and B${withKeeping ? ' and K' : ''} alternate`,
 );
 console.log(
-  '| queue | users/body | body | conns | B req/s | receiver req/s | req/s ratio | B p99 ms | receiver p99 ms | p99 ratio | ratio by round | B CPU µs/req | receiver CPU µs/req | non-2xx |',
+  withKeeping
+    ? 'K is B that also keeps every body it parsed, as a receiver-only memory queue does (nothing drains it)\n'
+    : '',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+console.log(
+  `| queue | users/body | body | conns | B req/s | receiver req/s | req/s ratio | B p99 ms | receiver p99 ms | p99 ratio | ratio by round | B CPU µs/req | receiver CPU µs/req | non-2xx |${withKeeping ? ' K req/s | K ÷ B | receiver ÷ K | K p99 ms | K CPU µs/req |' : ''}`,
+);
+console.log(
+  `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|${withKeeping ? '---:|---:|---:|---:|---:|' : ''}`,
+);
 
 const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-// With --baseline-keeps-bodies, B keeps every body as the receiver-only memory queue does.
-const baselineEnv: Record<string, string> = values['baseline-keeps-bodies']
-  ? { BASELINE_KEEP_BODIES: '1' }
-  : {};
 try {
   for (const queue of values.queue.split(',')) {
     for (const users of values.users.split(',').map(Number)) {
@@ -100,9 +103,18 @@ try {
       const baseline = await startServer(
         `baseline-${queue}-${users}`,
         'bench/baseline-server.ts',
-        baselineEnv,
+        {},
         profile,
       );
+      // K, with --baseline-keeps-bodies: what keeping every body costs a server that does nothing else.
+      const keeping = withKeeping
+        ? await startServer(
+            `keeping-${queue}-${users}`,
+            'bench/baseline-server.ts',
+            { BASELINE_KEEP_BODIES: '1' },
+            [],
+          )
+        : undefined;
       try {
         const generator = createPayloadGenerator({
           users,
@@ -159,19 +171,24 @@ try {
             cpus: wrkCpus,
           });
         try {
-          const targets = { receiver: `${receiver.url}/webhook`, baseline: `${baseline.url}/webhook` };
-          for (const url of Object.values(targets)) if (warmup > 0) await drive(url, warmup);
+          const servers = { receiver, baseline, ...(keeping && { keeping }) };
           type Measured = WrkResult & { cpuSeconds: number };
-          const results: { receiver: Measured[]; baseline: Measured[] } = { receiver: [], baseline: [] };
+          const results: Record<string, Measured[]> = Object.fromEntries(
+            Object.keys(servers).map((name) => [name, []]),
+          );
+          for (const server of Object.values(servers))
+            if (warmup > 0) await drive(`${server.url}/webhook`, warmup);
           for (let round = 0; round < rounds; round++) {
-            results.receiver.push(await measure(receiver, targets.receiver, seconds));
-            results.baseline.push(await measure(baseline, targets.baseline, seconds));
+            for (const [name, server] of Object.entries(servers)) {
+              results[name]?.push(await measure(server, `${server.url}/webhook`, seconds));
+            }
           }
           const cpuPerRequest = (list: Measured[]) =>
             (list.reduce((sum, x) => sum + x.cpuSeconds, 0) * 1e6) /
             list.reduce((sum, x) => sum + x.requests, 0);
-          const r = results.receiver;
-          const b = results.baseline;
+          const r = results.receiver as Measured[];
+          const b = results.baseline as Measured[];
+          const k = results.keeping;
           const p99 = (list: WrkResult[]) => median(list.map((x) => x.p99Us)) / 1000;
           const byRound = r.map((x, i) =>
             (requestsPerSecond(x) / requestsPerSecond(b[i] as WrkResult)).toFixed(2),
@@ -180,7 +197,10 @@ try {
           console.log(
             `| ${queue} | ${users.toLocaleString('en-US')} | ${(Buffer.byteLength(body) / 1024).toFixed(1)} KB | ${connections} ` +
               `| ${Math.round(pooled(b))} | ${Math.round(pooled(r))} | **${(pooled(r) / pooled(b)).toFixed(2)}** ` +
-              `| ${p99(b).toFixed(2)} | ${p99(r).toFixed(2)} | ${(p99(r) / p99(b)).toFixed(2)} | ${byRound.join(' / ')} | ${Math.round(cpuPerRequest(b))} | ${Math.round(cpuPerRequest(r))} | ${non2xx} |`,
+              `| ${p99(b).toFixed(2)} | ${p99(r).toFixed(2)} | ${(p99(r) / p99(b)).toFixed(2)} | ${byRound.join(' / ')} | ${Math.round(cpuPerRequest(b))} | ${Math.round(cpuPerRequest(r))} | ${non2xx} |` +
+              (k
+                ? ` ${Math.round(pooled(k))} | ${(pooled(k) / pooled(b)).toFixed(2)} | **${(pooled(r) / pooled(k)).toFixed(2)}** | ${p99(k).toFixed(2)} | ${Math.round(cpuPerRequest(k))} |`
+                : ''),
           );
         } finally {
           await receiver.stop(10_000);
@@ -189,6 +209,7 @@ try {
         }
       } finally {
         await baseline.stop(5000);
+        await keeping?.stop(5000);
       }
     }
   }
