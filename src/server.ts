@@ -78,6 +78,8 @@ export async function startServer(deps: ServerDeps, options: ServerOptions): Pro
   const { queue, logger } = deps;
   const applies = options.role !== 'receiver';
   if (options.auth.tokens.length === 0) logger.warn({ host: options.host }, authOffWarning(options.host));
+  // Allowed (the ack-path benchmarks run so), but an operator who meant a receiver beside workers must hear it.
+  if (!applies && options.mode.queue === 'memory') logger.warn(receiverOnlyMemoryWarning);
   const metrics = createMetrics({
     queueStats: () => queue.stats(),
     queueMaxUsers: options.queueMaxUsers,
@@ -212,6 +214,9 @@ function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }
+
+const receiverOnlyMemoryWarning =
+  'ROLE=receiver with QUEUE=memory: nothing in this process applies what it accepts. Accepted batches wait in its memory (up to QUEUE_MAX_USERS, then 503 queue_full) and a crash loses them; a shutdown keeps them in SQLITE_PATH, applied when a ROLE=all process starts on that file. For a receiver beside workers, set QUEUE=sqlite or QUEUE=redis.';
 
 function authOffWarning(host: string): string {
   if (isLoopback(host)) {

@@ -58,7 +58,9 @@ export interface Queue {
   /**
    * Resolves true when nothing is waiting or in flight, false if `timeoutMs` passed first. After
    * `stopAccepting` (a shutdown), a durable queue waits only for the batches this process holds:
-   * the rest is safe in SQLite or Redis and is taken up after a restart or by another worker.
+   * the rest is safe in SQLite or Redis and is taken up after a restart or by another worker. So
+   * does a memory queue nothing consumes (ROLE=receiver): it holds nothing in flight, and its `close`
+   * keeps every waiting batch in the spill.
    */
   drain(timeoutMs: number): Promise<boolean>;
   stats(): Promise<QueueStats>;

@@ -84,6 +84,33 @@ describe('memory queue spill', () => {
     second.close();
   });
 
+  it('without a consumer (ROLE=receiver), drains at once at a shutdown and keeps every waiting batch', async () => {
+    dir = await createTempDir('memory-spill');
+    const path = join(dir.path, 'cohorts.db');
+    const first = openSqliteDatabase(path);
+    const queue = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, spill: createSqliteSpill(first) });
+    await queue.accept(batch('r1'));
+    await queue.accept(batch('r2', 3));
+    // Before the shutdown it still reports what waits.
+    expect(await queue.drain(10)).toBe(false);
+    queue.stopAccepting();
+    // Nothing here would ever apply them: waiting the whole timeout would only delay the exit.
+    expect(await queue.drain(10_000)).toBe(true);
+    await queue.close();
+    first.close();
+
+    const second = openSqliteDatabase(path);
+    const next = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, spill: createSqliteSpill(second) });
+    const handled: string[] = [];
+    next.consume(async (b) => {
+      handled.push(`${b.messageId}:${b.users.length}`);
+    });
+    expect(await next.drain(5000)).toBe(true);
+    expect(handled).toEqual(['r1:2', 'r2:3']);
+    await next.close();
+    second.close();
+  });
+
   it('keeps raw bodies as they came when it has a decoder', async () => {
     dir = await createTempDir('memory-spill');
     const db = openSqliteDatabase(join(dir.path, 'cohorts.db'));

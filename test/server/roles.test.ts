@@ -71,6 +71,38 @@ describe('ROLE with QUEUE=sqlite on one machine', () => {
   });
 });
 
+describe('ROLE=receiver with the memory queue', () => {
+  /** A logger whose lines land in `lines`. */
+  const capturing = () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    return { logger, lines };
+  };
+  const warned = (lines: { msg: string }[]) =>
+    lines.some((line) =>
+      line.msg.startsWith('ROLE=receiver with QUEUE=memory: nothing in this process applies'),
+    );
+
+  it('warns at start that nothing applies, and what it accepted is applied by a ROLE=all process on its file', async () => {
+    const receiverLog = capturing();
+    const receiver = await startReceiver(configFor({ ROLE: 'receiver' }), receiverLog.logger);
+    expect(receiverLog.lines.filter((line) => warned([line])).map((line) => line.level)).toEqual([40]);
+    expect((await fetch(`${receiver.url}/webhook`, { method: 'POST', body: body('m-1') })).status).toBe(200);
+    await receiver.shutdown();
+
+    const allLog = capturing();
+    const all = await startReceiver(configFor({ ROLE: 'all' }), allLog.logger);
+    running.push(all);
+    expect(warned(allLog.lines)).toBe(false);
+    for (let i = 0; i < 200; i += 1) {
+      const cohorts = (await (await fetch(`${all.url}/users/u1/cohorts`)).json()) as { cohorts: unknown[] };
+      if (cohorts.cohorts.length === 1) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('the ROLE=all process never applied what the receiver-only process kept');
+  });
+});
+
 describe('parts: QUEUE=sqlite with STORE=sqlite', () => {
   it('applies and removes the inbox row in one transaction when there are no sinks', async () => {
     const parts = await createBackends(configFor({ QUEUE: 'sqlite' }));
