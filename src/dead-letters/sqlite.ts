@@ -24,7 +24,24 @@ const toLetter = (row: Row): Letter => ({
   createdAt: row.created_at,
 });
 
-/** The caller owns `db` and closes it. */
+/**
+ * How long a letter may wait, in all, for the write lock another connection holds (the store's
+ * apply thread, a worker process, `npm run dlq`) before `add` gives up with SQLITE_BUSY.
+ */
+const MAX_LOCK_WAIT_MS = 30_000;
+/** Pause between two attempts at the lock. */
+const RETRY_MS = 50;
+
+const isBusy = (error: unknown) => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+
+/**
+ * The caller owns `db` and closes it.
+ *
+ * A write waits for the lock without stalling the event loop. better-sqlite3 waits for a lock
+ * inside the call, so a letter written while the apply thread commits a 100,000-user batch would
+ * hold every webhook for up to busy_timeout, then fail. Instead, each attempt fails at once, and
+ * the next comes after a pause. At `close`, what still waits gets one last attempt that may wait.
+ */
 export function createSqliteDeadLetters(db: Database, options: { maxPerKind: number }): DeadLetters {
   db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,9 +82,48 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     return String(lastInsertRowid);
   });
 
+  const busyTimeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
+  const addOrFailAtOnce = (letter: Parameters<DeadLetters['add']>[0]) => {
+    db.pragma('busy_timeout = 0');
+    try {
+      return addAndTrim.immediate(letter);
+    } finally {
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+  };
+  let closing = false;
+  const wakeUps = new Set<() => void>();
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        wakeUps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, RETRY_MS);
+      wakeUps.add(wake);
+    });
+  const adding = new Set<Promise<string>>();
+  const addWhenUnlocked = async (letter: Parameters<DeadLetters['add']>[0]) => {
+    const giveUpAt = Date.now() + MAX_LOCK_WAIT_MS;
+    while (!closing) {
+      try {
+        return addOrFailAtOnce(letter);
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= giveUpAt) throw error;
+      }
+      await pause();
+    }
+    return addAndTrim.immediate(letter);
+  };
+
   return {
-    async add(letter) {
-      return addAndTrim(letter);
+    add(letter) {
+      const added = addWhenUnlocked(letter);
+      adding.add(added);
+      const forget = () => adding.delete(added);
+      added.then(forget, forget);
+      return added;
     },
     async list({ kind, limit = 100 } = {}) {
       const rows = kind === undefined ? listAll.all(limit) : listKind.all(kind, limit);
@@ -80,7 +136,11 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     async drop(id) {
       return dropOne.run(Number(id)).changes > 0;
     },
-    async close() {},
+    async close() {
+      closing = true;
+      for (const wake of [...wakeUps]) wake();
+      await Promise.allSettled([...adding]);
+    },
   };
 }
 

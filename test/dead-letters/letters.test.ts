@@ -68,3 +68,75 @@ describe('SQLite dead letters in a file made before bodies kept their encoding',
     }
   });
 });
+
+describe('SQLite dead letters while another connection holds the write lock', () => {
+  const letter = (reason: string) => ({ kind: 'rejected' as const, reason, ...keptBody(Buffer.from('{}')) });
+  /** Event-loop turns that ran while `promise` was pending (0 if the call held the loop until it settled). */
+  const turnsWhilePending = async (promise: Promise<unknown>, turns: number) => {
+    let settled = false;
+    promise.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    let ran = 0;
+    while (!settled && ran < turns) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      ran += 1;
+    }
+    return { ran, settled };
+  };
+
+  it('waits for the lock without holding the event loop, and writes the letter once it is free', async () => {
+    const dir = await createTempDir('letters-locked');
+    const path = join(dir.path, 'locked.db');
+    const db = openSqliteDatabase(path);
+    const holder = openSqliteDatabase(path);
+    try {
+      const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
+      // The apply thread committing a large batch: a write transaction on another connection.
+      holder.exec('BEGIN IMMEDIATE');
+      const added = letters.add(letter('while locked'));
+      // The loop turns (timers run) while the letter waits; it would have been held for busy_timeout.
+      expect(await turnsWhilePending(added, 20)).toEqual({ ran: 20, settled: false });
+      holder.exec('COMMIT');
+      const id = await added;
+      expect((await letters.get(id))?.reason).toBe('while locked');
+      expect((await letters.list()).map((each) => each.reason)).toEqual(['while locked']);
+    } finally {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+      await dir.remove();
+    }
+  });
+
+  it('at close, gives what still waits one last attempt, and rejects it if the lock is still held', async () => {
+    const dir = await createTempDir('letters-locked');
+    const path = join(dir.path, 'locked.db');
+    const db = openSqliteDatabase(path);
+    const holder = openSqliteDatabase(path);
+    try {
+      const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
+      holder.exec('BEGIN IMMEDIATE');
+      const added = letters.add(letter('kept at close'));
+      expect((await turnsWhilePending(added, 3)).settled).toBe(false);
+      // Still locked at close: the last attempt waits (busy_timeout) and then fails, saying why.
+      holder.pragma('busy_timeout = 0');
+      db.pragma('busy_timeout = 50');
+      const closed = letters.close();
+      await expect(added).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      await closed;
+      holder.exec('COMMIT');
+      expect(await letters.list()).toEqual([]);
+    } finally {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+      await dir.remove();
+    }
+  });
+});
