@@ -25,8 +25,10 @@ const toLetter = (row: Row): Letter => ({
 });
 
 /**
- * How long a letter may wait, in all, for the write lock another connection holds (the store's
- * apply thread, a worker process, `npm run dlq`) before `add` gives up with SQLITE_BUSY.
+ * How long a rejected body or a sink's changes may wait, in all, for the write lock another
+ * connection holds (the store's apply thread, a worker process, `npm run dlq`) before `add` gives
+ * up with SQLITE_BUSY: nothing else keeps them. A `failed` batch waits only the connection's
+ * busy_timeout, as before: the queue still holds it, and delivering it again may apply it after all.
  */
 const MAX_LOCK_WAIT_MS = 30_000;
 /** Pause between two attempts at the lock. */
@@ -105,7 +107,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     });
   const adding = new Set<Promise<string>>();
   const addWhenUnlocked = async (letter: Parameters<DeadLetters['add']>[0]) => {
-    const giveUpAt = Date.now() + MAX_LOCK_WAIT_MS;
+    const giveUpAt = Date.now() + (letter.kind === 'failed' ? busyTimeoutMs : MAX_LOCK_WAIT_MS);
     while (!closing) {
       try {
         return addOrFailAtOnce(letter);

@@ -114,6 +114,30 @@ describe('SQLite dead letters while another connection holds the write lock', ()
     }
   });
 
+  it('gives a failed batch up after busy_timeout, as before, still without holding the event loop', async () => {
+    const dir = await createTempDir('letters-locked');
+    const path = join(dir.path, 'locked.db');
+    const db = openSqliteDatabase(path);
+    const holder = openSqliteDatabase(path);
+    try {
+      db.pragma('busy_timeout = 100');
+      const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
+      holder.exec('BEGIN IMMEDIATE');
+      const added = letters.add({ ...letter('failed while locked'), kind: 'failed' });
+      const { ran } = await turnsWhilePending(added, 1000);
+      // The queue still holds a failed batch: it is delivered again rather than wait here longer.
+      await expect(added).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      expect(ran).toBeGreaterThan(0);
+      holder.exec('COMMIT');
+      expect(await letters.list()).toEqual([]);
+    } finally {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+      await dir.remove();
+    }
+  });
+
   it('at close, gives what still waits one last attempt, and rejects it if the lock is still held', async () => {
     const dir = await createTempDir('letters-locked');
     const path = join(dir.path, 'locked.db');
