@@ -90,14 +90,33 @@ describe('SQLite dead letters while another connection holds the write lock', ()
     return { ran, settled };
   };
 
-  it('waits for the lock without holding the event loop, and writes the letter once it is free', async () => {
+  /**
+   * Runs `test` with the file's write lock held by a second real connection (as the apply thread
+   * holds it while committing), `db` being the connection the letters use.
+   */
+  const withLockHeld = async (
+    test: (parts: {
+      db: ReturnType<typeof openSqliteDatabase>;
+      holder: ReturnType<typeof openSqliteDatabase>;
+    }) => Promise<void>,
+  ) => {
     const dir = await createTempDir('letters-locked');
     const path = join(dir.path, 'locked.db');
     const db = openSqliteDatabase(path);
     const holder = openSqliteDatabase(path);
     try {
+      await test({ db, holder });
+    } finally {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+      await dir.remove();
+    }
+  };
+
+  it('waits for the lock without holding the event loop, and writes the letter once it is free', () =>
+    withLockHeld(async ({ db, holder }) => {
       const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
-      // The apply thread committing a large batch: a write transaction on another connection.
       holder.exec('BEGIN IMMEDIATE');
       const added = letters.add(letter('while locked'));
       // The loop turns (timers run) while the letter waits; it would have been held for busy_timeout.
@@ -106,20 +125,10 @@ describe('SQLite dead letters while another connection holds the write lock', ()
       const id = await added;
       expect((await letters.get(id))?.reason).toBe('while locked');
       expect((await letters.list()).map((each) => each.reason)).toEqual(['while locked']);
-    } finally {
-      if (holder.inTransaction) holder.exec('ROLLBACK');
-      holder.close();
-      db.close();
-      await dir.remove();
-    }
-  });
+    }));
 
-  it('gives a failed batch up after busy_timeout, as before, still without holding the event loop', async () => {
-    const dir = await createTempDir('letters-locked');
-    const path = join(dir.path, 'locked.db');
-    const db = openSqliteDatabase(path);
-    const holder = openSqliteDatabase(path);
-    try {
+  it('gives a failed batch up after busy_timeout, as before, still without holding the event loop', () =>
+    withLockHeld(async ({ db, holder }) => {
       db.pragma('busy_timeout = 100');
       const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
       holder.exec('BEGIN IMMEDIATE');
@@ -130,37 +139,20 @@ describe('SQLite dead letters while another connection holds the write lock', ()
       expect(ran).toBeGreaterThan(0);
       holder.exec('COMMIT');
       expect(await letters.list()).toEqual([]);
-    } finally {
-      if (holder.inTransaction) holder.exec('ROLLBACK');
-      holder.close();
-      db.close();
-      await dir.remove();
-    }
-  });
+    }));
 
-  it('at close, gives what still waits one last attempt, and rejects it if the lock is still held', async () => {
-    const dir = await createTempDir('letters-locked');
-    const path = join(dir.path, 'locked.db');
-    const db = openSqliteDatabase(path);
-    const holder = openSqliteDatabase(path);
-    try {
+  it('at close, gives what still waits one last attempt, and rejects it if the lock is still held', () =>
+    withLockHeld(async ({ db, holder }) => {
       const letters = createSqliteDeadLetters(db, { maxPerKind: 10 });
       holder.exec('BEGIN IMMEDIATE');
       const added = letters.add(letter('kept at close'));
       expect((await turnsWhilePending(added, 3)).settled).toBe(false);
       // Still locked at close: the last attempt waits (busy_timeout) and then fails, saying why.
-      holder.pragma('busy_timeout = 0');
       db.pragma('busy_timeout = 50');
       const closed = letters.close();
       await expect(added).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
       await closed;
       holder.exec('COMMIT');
       expect(await letters.list()).toEqual([]);
-    } finally {
-      if (holder.inTransaction) holder.exec('ROLLBACK');
-      holder.close();
-      db.close();
-      await dir.remove();
-    }
-  });
+    }));
 });
