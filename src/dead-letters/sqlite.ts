@@ -34,6 +34,9 @@ const MAX_LOCK_WAIT_MS = 30_000;
 /** Pause between two attempts at the lock. */
 const RETRY_MS = 50;
 
+/** What `add` takes: a letter before it has an id and a time. */
+type NewLetter = Parameters<DeadLetters['add']>[0];
+
 const isBusy = (error: unknown) => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 
 /**
@@ -70,7 +73,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
   );
   const getOne = db.prepare<[number], Row>('SELECT * FROM dead_letters WHERE id = ?');
   const dropOne = db.prepare('DELETE FROM dead_letters WHERE id = ?');
-  const addAndTrim = db.transaction((letter: Parameters<DeadLetters['add']>[0]) => {
+  const addAndTrim = db.transaction((letter: NewLetter) => {
     const { lastInsertRowid } = insert.run(
       letter.kind,
       letter.reason,
@@ -85,7 +88,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
   });
 
   const busyTimeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
-  const addOrFailAtOnce = (letter: Parameters<DeadLetters['add']>[0]) => {
+  const addOrFailAtOnce = (letter: NewLetter) => {
     db.pragma('busy_timeout = 0');
     try {
       return addAndTrim.immediate(letter);
@@ -106,7 +109,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
       wakeUps.add(wake);
     });
   const adding = new Set<Promise<string>>();
-  const addWhenUnlocked = async (letter: Parameters<DeadLetters['add']>[0]) => {
+  const addWhenUnlocked = async (letter: NewLetter) => {
     const giveUpAt = Date.now() + (letter.kind === 'failed' ? busyTimeoutMs : MAX_LOCK_WAIT_MS);
     while (!closing) {
       try {

@@ -74,14 +74,10 @@ describe('SQLite dead letters while another connection holds the write lock', ()
   /** Event-loop turns that ran while `promise` was pending (0 if the call held the loop until it settled). */
   const turnsWhilePending = async (promise: Promise<unknown>, turns: number) => {
     let settled = false;
-    promise.then(
-      () => {
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
-    );
+    const done = () => {
+      settled = true;
+    };
+    promise.then(done, done);
     let ran = 0;
     while (!settled && ran < turns) {
       await new Promise((resolve) => setTimeout(resolve, 10));

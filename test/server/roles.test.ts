@@ -36,6 +36,16 @@ const body = (messageId: string) =>
     users: [{ user_id: 'u1' }],
   });
 
+/** Waits until the process at `url` reads user u1 in one cohort; throws `failure` after 5 s. */
+async function waitUntilApplied(url: string, failure: string): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const cohorts = (await (await fetch(`${url}/users/u1/cohorts`)).json()) as { cohorts: unknown[] };
+    if (cohorts.cohorts.length === 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(failure);
+}
+
 describe('ROLE with QUEUE=sqlite on one machine', () => {
   it('splits accepting and applying between a receiver and a worker process on one file', async () => {
     const start = async (role: string) => {
@@ -56,14 +66,7 @@ describe('ROLE with QUEUE=sqlite on one machine', () => {
     expect((await fetch(`${receiver.url}/cohorts`)).status).toBe(404);
 
     expect((await fetch(`${receiver.url}/webhook`, { method: 'POST', body: body('r-1') })).status).toBe(200);
-    for (let i = 0; i < 200; i += 1) {
-      const cohorts = (await (await fetch(`${worker.url}/users/u1/cohorts`)).json()) as {
-        cohorts: unknown[];
-      };
-      if (cohorts.cohorts.length === 1) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('the worker never applied what the receiver accepted');
+    await waitUntilApplied(worker.url, 'the worker never applied what the receiver accepted');
   });
 
   it('refuses ROLE=worker with the memory queue: nothing could reach it', () => {
@@ -94,12 +97,7 @@ describe('ROLE=receiver with the memory queue', () => {
     const all = await startReceiver(configFor({ ROLE: 'all' }), allLog.logger);
     running.push(all);
     expect(warned(allLog.lines)).toBe(false);
-    for (let i = 0; i < 200; i += 1) {
-      const cohorts = (await (await fetch(`${all.url}/users/u1/cohorts`)).json()) as { cohorts: unknown[] };
-      if (cohorts.cohorts.length === 1) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('the ROLE=all process never applied what the receiver-only process kept');
+    await waitUntilApplied(all.url, 'the ROLE=all process never applied what the receiver-only process kept');
   });
 });
 
