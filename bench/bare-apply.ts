@@ -11,11 +11,11 @@
  * `{generator, batches, maxSeconds}`; prints one JSON line `{users, batches, seconds, usersPerSecond}`.
  */
 import { pathToFileURL } from 'node:url';
-import type { CohortBatch } from '../src/batch.ts';
 import { createBackends } from '../src/compose.ts';
-import { loadConfig } from '../src/config.ts';
-import { createBatchParser } from '../src/payload/parse-batch.ts';
-import type { MembershipStore } from '../src/store/store.ts';
+import type { CohortBatch } from '../src/core/batch.ts';
+import { createBatchParser } from '../src/core/payload/parse-batch.ts';
+import type { MembershipStore } from '../src/core/store/store.ts';
+import { loadConfig } from '../src/runtime/config.ts';
 import { createPayloadGenerator, type GeneratorOptions } from './payload-generator.ts';
 
 export interface BareApplyPlan {

@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { schemaNameFor } from '../src/store/postgres-schema.ts';
+import { schemaNameFor } from '../src/postgres/schema.ts';
 
 /** Unlinks every key starting with `<prefix>:`; resolves with how many were removed. */
 export async function removeRedisKeys(redisUrl: string, prefix: string): Promise<number> {

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { defaultGroupCommitUsers } from '../src/store/sqlite.ts';
+import { defaultGroupCommitUsers } from '../src/sqlite/store.ts';
 import { type ApplyMeasurement, measureApply, scrape, waitForDrain, watchMetrics } from './apply-watch.ts';
 import type { BareApplyPlan, BareApplyResult } from './bare-apply.ts';
 import { dropPostgresSchema, postgresSchemaExists, removeRedisKeys } from './cleanup.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
-import { ConfigError } from '../src/errors.ts';
+import { ConfigError } from '../src/core/errors.ts';
+import { loadConfig } from '../src/runtime/config.ts';
 
 /** loadConfig's refusal message, or 'accepted'. */
 const refusal = (env: Record<string, string>) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { oneTurnEach } from '../src/event-loop-turns.ts';
+import { oneTurnEach } from '../src/core/event-loop-turns.ts';
 
 describe('oneTurnEach', () => {
   it('resolves one call per turn of the event loop, in call order', async () => {

@@ -16,7 +16,7 @@ afterEach(() => dir.remove());
 async function logInChild(path: string, lines: number, end: 'exit at once' | 'let the loop drain') {
   const script = `
     import { openSync } from 'node:fs';
-    import { createLogger } from './src/logger.ts';
+    import { createLogger } from './src/runtime/logger.ts';
     const logger = createLogger({}, openSync(${JSON.stringify(path)}, 'w'));
     for (let i = 0; i < ${lines}; i++) logger.info({ i, user_id: 'ü-' + i + '-😀' }, 'membership change');
     ${end === 'exit at once' ? 'process.exit(0);' : ''}`;
@@ -42,7 +42,7 @@ describe('createLogger', () => {
     // at its own pace, so writes are partial. An exit flush racing an unfinished asynchronous
     // write used to splice later lines into the middle of an earlier one.
     const script = `
-      import { createLogger } from './src/logger.ts';
+      import { createLogger } from './src/runtime/logger.ts';
       const logger = createLogger({});
       for (let turn = 0; turn < 20; turn++) {
         for (let i = 0; i < 5000; i++) logger.info({ n: turn * 5000 + i, pad: 'x'.repeat(100) }, 'line');

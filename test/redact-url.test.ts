@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from '../src/redact-url.ts';
+import { redactUrl } from '../src/runtime/redact-url.ts';
 
 describe('redactUrl', () => {
   it('keeps scheme, host, port and path, and drops user, password, query and fragment', () => {

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../src/dead-letters/memory.ts';
-import { createMetrics } from '../src/metrics.ts';
-import { createMemoryStore } from '../src/store/memory.ts';
-import { createWorker } from '../src/worker.ts';
+import { createMemoryDeadLetters } from '../src/core/dead-letters/memory.ts';
+import { createMemoryStore } from '../src/core/store/memory.ts';
+import { createWorker } from '../src/core/worker.ts';
+import { createMetrics } from '../src/runtime/metrics.ts';
 import { cohortBatch } from './support/cohort-batch.ts';
 
 describe('worker: a batch delivered more often than APPLY_MAX_ATTEMPTS', () => {

@@ -3,7 +3,7 @@
  * thousand change objects with their properties cost the event loop ~1.5 ms to receive as a clone;
  * as columns and one JSON text for all their properties, about a third of that.
  */
-import type { MembershipChange } from '../store/store.ts';
+import type { MembershipChange } from '../core/store/store.ts';
 
 export interface ChangeColumns {
   cohortIds: string[];

@@ -3,12 +3,13 @@
  * and how compose makes one on the event loop when there is no thread. Plain data, so it crosses
  * to the thread as `workerData`.
  */
+
+import { createMemoryStore } from '../core/store/memory.ts';
+import type { MembershipStore } from '../core/store/store.ts';
+import { createPostgresStore } from '../postgres/store.ts';
+import { createRedisStore } from '../redis/store.ts';
 import { openSqliteDatabase } from '../sqlite/database.ts';
-import { createMemoryStore } from '../store/memory.ts';
-import { createPostgresStore } from '../store/postgres.ts';
-import { createRedisStore } from '../store/redis.ts';
-import { createSqliteStore } from '../store/sqlite.ts';
-import type { MembershipStore } from '../store/store.ts';
+import { createSqliteStore } from '../sqlite/store.ts';
 
 export type StoreSpec =
   | { kind: 'sqlite'; path: string }

@@ -1,5 +1,5 @@
 /** @module What the event loop and the apply thread say to each other: a call per store method, a reply per call. */
-import type { MembershipStore } from '../store/store.ts';
+import type { MembershipStore } from '../core/store/store.ts';
 
 /** The store methods that cross the thread boundary; `close` also ends the thread. */
 export type StoreMethod = 'applyBatch' | 'listCohorts' | 'listMembers' | 'userCohorts' | 'check' | 'close';

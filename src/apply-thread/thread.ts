@@ -4,9 +4,9 @@
  * Calls run as they arrive, so the SQLite store's group commit groups them as it would in one thread.
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { CohortBatch } from '../batch.ts';
-import { createBodyDecoder } from '../queue/stored-batch.ts';
-import type { ApplyOptions } from '../store/store.ts';
+import type { CohortBatch } from '../core/batch.ts';
+import type { ApplyOptions } from '../core/store/store.ts';
+import { createBodyDecoder } from '../runtime/stored-batch.ts';
 import { toColumns } from './change-columns.ts';
 import { openStore, type StoreSpec } from './open-store.ts';
 import { invoke, type StoreCall, type StoreReply, toPlainError } from './protocol.ts';

@@ -4,8 +4,8 @@
  * (docs/design.md#the-apply-thread). Batches, changes and pages cross as structured clones.
  */
 import { Worker } from 'node:worker_threads';
-import { oneTurnEach } from '../event-loop-turns.ts';
-import type { MembershipStore } from '../store/store.ts';
+import { oneTurnEach } from '../core/event-loop-turns.ts';
+import type { MembershipStore } from '../core/store/store.ts';
 import { type ChangeColumns, fromColumns } from './change-columns.ts';
 import type { StoreSpec } from './open-store.ts';
 import { fromPlainError, type StoreMethod, type StoreReply } from './protocol.ts';

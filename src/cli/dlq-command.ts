@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Backends } from '../compose.ts';
-import { type Letter, type LetterKind, letterBytes, letterKinds } from '../dead-letters/letters.ts';
+import { type Letter, type LetterKind, letterBytes, letterKinds } from '../core/dead-letters/dead-letters.ts';
 import { type ReplayDeps, type ReplayOutcome, replayed, replayLetter } from '../replay/replay-letter.ts';
 
 export const dlqUsage = `Usage: npm run dlq -- <command> [id] [options]

@@ -4,7 +4,7 @@
  */
 import { pino } from 'pino';
 import { batchParserFor, createBackends } from '../compose.ts';
-import { configOrRefusal } from '../config.ts';
+import { configOrRefusal } from '../runtime/config.ts';
 import { createSinks } from '../sinks/registry.ts';
 import { runDlq } from './dlq-command.ts';
 import { letterSource } from './letter-source.ts';

@@ -5,11 +5,11 @@
  * and metrics together (docs/performance.md#the-ack-path-at-the-floor-2026-12-01).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ErrorAnswer, errorAnswer } from '../core/http/error-answer.ts';
+import { logRequest, type RequestLogDeps, requestLine } from '../core/http/request-log.ts';
+import { secretCheck } from '../core/http/require-auth.ts';
+import { type WebhookDeps, webhookReceiver } from '../core/http/webhook.ts';
 import { drainUnreadBody } from './drain-unread-body.ts';
-import { type ErrorAnswer, errorAnswer } from './errors.ts';
-import { logRequest, type RequestLogDeps, requestLine } from './request-log.ts';
-import { secretCheck } from './require-auth.ts';
-import { type WebhookDeps, webhookReceiver } from './webhook.ts';
 
 export interface WebhookListenerDeps extends WebhookDeps, RequestLogDeps {
   webhookPath: string;

@@ -2,7 +2,7 @@
  * @module One delivery as a table row: the server renders it and the live tail's script builds the
  * same cells from its JSON, so a row added live reads exactly as one rendered on the page.
  */
-import type { Delivery } from '../deliveries/delivery-log.ts';
+import type { Delivery } from './deliveries/delivery-log.ts';
 import { formatCount, formatDirection, formatTime } from './format.ts';
 
 export interface Cell {

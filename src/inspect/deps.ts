@@ -1,11 +1,11 @@
 /** @module What the inspector reads and acts on: the receiver's own ports, passed in by the composition module. */
 import type { Logger } from 'pino';
-import type { DeadLetters, Letter } from '../dead-letters/letters.ts';
-import type { DeliveryLog } from '../deliveries/delivery-log.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Queue } from '../queue/queue.ts';
+import type { DeadLetters, Letter } from '../core/dead-letters/dead-letters.ts';
+import type { Queue } from '../core/queue/queue.ts';
+import type { MembershipStore } from '../core/store/store.ts';
 import type { ReplayOutcome } from '../replay/replay-letter.ts';
-import type { MembershipStore } from '../store/store.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { DeliveryLog } from './deliveries/delivery-log.ts';
 
 export interface InspectorDeps {
   deliveryLog: DeliveryLog;

@@ -1,5 +1,5 @@
 /** @module The Hono environment of the inspector's routes: the receiver's, plus who is asking. */
-import type { AppEnv } from '../http/app-env.ts';
+import type { AppEnv } from '../core/http/app-env.ts';
 
 export interface InspectorEnv {
   Bindings: AppEnv['Bindings'];

@@ -3,7 +3,12 @@
  * and for replay / drop by filter. The DeadLetters port lists newest first by kind; the rest is
  * matched here, over at most `scanLimit` letters.
  */
-import { type DeadLetters, type Letter, type LetterKind, letterKinds } from '../dead-letters/letters.ts';
+import {
+  type DeadLetters,
+  type Letter,
+  type LetterKind,
+  letterKinds,
+} from '../core/dead-letters/dead-letters.ts';
 import { parseUtc } from './format.ts';
 
 export interface LetterFilter {

@@ -12,12 +12,12 @@
  * Every path is idempotent: applying a batch twice changes nothing (last writer wins).
  */
 import { z } from 'zod';
-import type { CohortBatch } from '../batch.ts';
-import { type Letter, letterBytes } from '../dead-letters/letters.ts';
-import { decodeBatch, rejectionOf } from '../payload/decode-body.ts';
-import type { BatchParser } from '../payload/parse-batch.ts';
-import type { Queue } from '../queue/queue.ts';
-import type { MembershipStore } from '../store/store.ts';
+import type { CohortBatch } from '../core/batch.ts';
+import { type Letter, letterBytes } from '../core/dead-letters/dead-letters.ts';
+import { decodeBatch, rejectionOf } from '../core/payload/decode-body.ts';
+import type { BatchParser } from '../core/payload/parse-batch.ts';
+import type { Queue } from '../core/queue/queue.ts';
+import type { MembershipStore } from '../core/store/store.ts';
 import { type ReplaySinkLetterDeps, replaySinkLetter } from './resend-sink-letter.ts';
 
 export interface ReplayDeps {

@@ -2,12 +2,12 @@
  * @module Replays a `sink` dead letter: sends its users' changes again to the sink that refused
  * them, as the state the store holds now, for `npm run dlq -- replay <id>`.
  */
-import type { CohortBatch } from '../batch.ts';
-import type { Letter } from '../dead-letters/letters.ts';
-import type { SinkLetterBody } from '../sinks/dispatcher.ts';
-import { deliverWithRetries, type RetryOptions } from '../sinks/retry.ts';
-import type { Sink } from '../sinks/sink.ts';
-import type { MembershipChange, MembershipStore } from '../store/store.ts';
+import type { CohortBatch } from '../core/batch.ts';
+import type { Letter } from '../core/dead-letters/dead-letters.ts';
+import type { SinkLetterBody } from '../core/sinks/dispatcher.ts';
+import { deliverWithRetries, type RetryOptions } from '../core/sinks/retry.ts';
+import type { Sink } from '../core/sinks/sink.ts';
+import type { MembershipChange, MembershipStore } from '../core/store/store.ts';
 
 export interface ReplaySinkLetterDeps extends Omit<RetryOptions, 'onFailedAttempt'> {
   /** The store the receiver applies to: it says what each user's state is now. */

@@ -5,10 +5,10 @@
  * Try it: `SINKS=example-crm-tags SINK_EXAMPLE_CRM_TAGS_URL=https://crm.example.com/v1/contacts/tags`.
  */
 import { z } from 'zod';
-import type { MembershipChange } from '../store/store.ts';
-import { defineSink } from './definition.ts';
+import { changeKey } from '../core/sinks/sink.ts';
+import type { MembershipChange } from '../core/store/store.ts';
+import { defineSink } from '../runtime/sink-definition.ts';
 import { createHttpSink, httpOptions, httpSettings } from './http.ts';
-import { changeKey } from './sink.ts';
 
 /** One operation of the (imaginary) CRM's `POST /v1/contacts/tags` batch endpoint. */
 export interface CrmTagOperation {

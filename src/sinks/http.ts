@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
 import { z } from 'zod';
-import type { MembershipChange } from '../store/store.ts';
-import { defineSink } from './definition.ts';
+import { changeKey, type Sink, SinkError } from '../core/sinks/sink.ts';
+import type { MembershipChange } from '../core/store/store.ts';
+import { defineSink } from '../runtime/sink-definition.ts';
+import { integer } from '../runtime/sink-settings.ts';
 import { parseRetryAfter } from './retry-after.ts';
-import { integer } from './settings.ts';
-import { changeKey, type Sink, SinkError } from './sink.ts';
 
 /** HEADERS: a JSON object, the one format in which any header value can be written. */
 function parseJsonObject(text: string, context: z.RefinementCtx): unknown {

@@ -3,12 +3,12 @@
  * (docs/sinks.md); loadConfig checks the settings of every sink `SINKS` names at start-up.
  */
 import type { Logger } from 'pino';
-import type { SinkDefinition } from './definition.ts';
+import { logSink } from '../core/sinks/log.ts';
+import type { Sink } from '../core/sinks/sink.ts';
+import type { SinkDefinition } from '../runtime/sink-definition.ts';
+import type { SinkSetup } from '../runtime/sink-settings.ts';
 import { exampleCrmTagsSink } from './example-crm-tags.ts';
 import { httpSink } from './http.ts';
-import { logSink } from './log.ts';
-import type { SinkSetup } from './settings.ts';
-import type { Sink } from './sink.ts';
 
 export const sinkDefinitions: readonly SinkDefinition[] = [logSink, httpSink, exampleCrmTagsSink];
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createPayloadGenerator, type GeneratorOptions } from '../../bench/payload-generator.ts';
 import { payloadShapes } from '../../simulator/payload-shapes.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 
 const parse = createBatchParser();
 

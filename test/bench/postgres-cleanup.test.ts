@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { schemaNameFor } from '../../src/store/postgres-schema.ts';
+import { schemaNameFor } from '../../src/postgres/schema.ts';
 import { databaseUrl, describeWithService, postgresConnection } from '../support/services.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

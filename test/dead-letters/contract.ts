@@ -9,7 +9,7 @@ import {
   type Letter,
   letterBytes,
   maxKeptBodyBytes,
-} from '../../src/dead-letters/letters.ts';
+} from '../../src/core/dead-letters/dead-letters.ts';
 
 export type DeadLettersFactory = (options: {
   maxPerKind: number;

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keptBody, type Letter, letterBytes } from '../../src/dead-letters/letters.ts';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createRedisDeadLetters } from '../../src/dead-letters/redis.ts';
-import { createSqliteDeadLetters } from '../../src/dead-letters/sqlite.ts';
+import { keptBody, type Letter, letterBytes } from '../../src/core/dead-letters/dead-letters.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
+import { createRedisDeadLetters } from '../../src/redis/dead-letters.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
+import { createSqliteDeadLetters } from '../../src/sqlite/dead-letters.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir } from '../support/tmp.ts';

@@ -5,21 +5,21 @@
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createMemoryDeliveryLog } from '../../src/deliveries/memory.ts';
-import { UnavailableError } from '../../src/errors.ts';
-import type { AppEnv } from '../../src/http/app-env.ts';
-import { errorResponder } from '../../src/http/errors.ts';
-import { requestLog } from '../../src/http/request-log.ts';
-import { webhookHandler } from '../../src/http/webhook.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
-import type { Queue } from '../../src/queue/queue.ts';
-import { createSinkDispatcher } from '../../src/sinks/dispatcher.ts';
-import { SinkError } from '../../src/sinks/sink.ts';
-import { createMemoryStore } from '../../src/store/memory.ts';
-import { createWorker } from '../../src/worker.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { UnavailableError } from '../../src/core/errors.ts';
+import type { AppEnv } from '../../src/core/http/app-env.ts';
+import { errorResponder } from '../../src/core/http/error-answer.ts';
+import { requestLog } from '../../src/core/http/request-log.ts';
+import { webhookHandler } from '../../src/core/http/webhook.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { Queue } from '../../src/core/queue/queue.ts';
+import { createSinkDispatcher } from '../../src/core/sinks/dispatcher.ts';
+import { SinkError } from '../../src/core/sinks/sink.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import { createWorker } from '../../src/core/worker.ts';
+import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 import { amplitudeBatch } from '../http/app-harness.ts';
 
 function receiver(options: { queue?: Queue; maxBodyBytes?: number } = {}) {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { expect, it, vi } from 'vitest';
-import { createRedisDeliveryLog } from '../../src/deliveries/redis.ts';
-import { deliveryLogKeys } from '../../src/deliveries/redis-keys.ts';
+import { createRedisDeliveryLog } from '../../src/inspect/deliveries/redis.ts';
+import { deliveryLogKeys } from '../../src/inspect/deliveries/redis-keys.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';

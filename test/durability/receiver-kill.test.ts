@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
-import { queueKeys } from '../../src/queue/redis-keys.ts';
+import { queueKeys } from '../../src/redis/queue-keys.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';

@@ -1,6 +1,6 @@
 /** @module What the durability tests send and how they read the outcome back. */
 import { Redis } from 'ioredis';
-import { queueKeys } from '../../src/queue/redis-keys.ts';
+import { queueKeys } from '../../src/redis/queue-keys.ts';
 
 export interface SentBatch {
   messageId: string;

@@ -10,9 +10,9 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startReceiverProcess } from '../../bench/receiver-process.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
-import { createMemoryStore } from '../../src/store/memory.ts';
-import type { MembershipStore } from '../../src/store/store.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import type { MembershipStore } from '../../src/core/store/store.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { settledHeapUsed } from './gc.ts';
 import {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiverNotReady, runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { firstResponse, openConnection } from './raw-http.ts';
 import { amplitudeBody, startTestReceiver } from './receiver.ts';

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 import { alertsYaml as alerts, expressions, metricNames } from '../ops/alert-rules.ts';
 import { amplitudeBody, startTestReceiver, type TestReceiver } from './receiver.ts';
 

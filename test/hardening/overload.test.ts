@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipStore } from '../../src/store/store.ts';
+import type { MembershipStore } from '../../src/core/store/store.ts';
 import { amplitudeBody, membersOf, scrapeMetrics, startTestReceiver, type TestReceiver } from './receiver.ts';
 
 /** The real store, made slow: every apply waits until `open()`, then `delayMs` more. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type Backends, createBackends, type StartOptions, startReceiver } from '../../src/compose.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/runtime/config.ts';
 import { createTempDir } from '../support/tmp.ts';
 
 export interface TestReceiver {

@@ -12,11 +12,11 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backends } from '../../src/compose.ts';
-import type { Config } from '../../src/config.ts';
-import { createSqliteDeadLetters } from '../../src/dead-letters/sqlite.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { Config } from '../../src/runtime/config.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { createSqliteStore } from '../../src/store/sqlite.ts';
+import { createSqliteDeadLetters } from '../../src/sqlite/dead-letters.ts';
+import { createSqliteStore } from '../../src/sqlite/store.ts';
 import { amplitudeBody, membersOf, scrapeMetrics, startTestReceiver, type TestReceiver } from './receiver.ts';
 
 let receiver: TestReceiver | undefined;

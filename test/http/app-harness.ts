@@ -1,13 +1,13 @@
 /** A receiver app wired to memory parts, driven in-process with `app.request` (no port). */
 import { pino } from 'pino';
-import { createApp } from '../../src/app.ts';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
-import type { Queue } from '../../src/queue/queue.ts';
-import { createMemoryStore } from '../../src/store/memory.ts';
-import { createWorker } from '../../src/worker.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createApp } from '../../src/core/http/app.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { Queue } from '../../src/core/queue/queue.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import { createWorker } from '../../src/core/worker.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 
 export interface HarnessOptions {
   tokens?: string[];

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readBody } from '../../src/http/read-body.ts';
+import { readBody } from '../../src/core/http/read-body.ts';
 import { openConnection } from '../hardening/raw-http.ts';
 
 const limit = 64 * 1024;

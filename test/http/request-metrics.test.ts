@@ -3,7 +3,7 @@
  * `get()`) must show exact totals, however reads and requests interleave.
  */
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 import { amplitudeBatch, createHarness } from './app-harness.ts';
 
 const seriesValue = (text: string, series: string) => {

@@ -8,15 +8,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { pino } from 'pino';
-import { createApp } from '../../src/app.ts';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createMemoryDeliveryLog } from '../../src/deliveries/memory.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createApp } from '../../src/core/http/app.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { Queue } from '../../src/core/queue/queue.ts';
 import { requestListener } from '../../src/http/request-listener.ts';
 import { webhookListener } from '../../src/http/webhook-listener.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
-import type { Queue } from '../../src/queue/queue.ts';
+import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 
 export interface PairOptions {
   tokens?: string[];

@@ -1,6 +1,6 @@
 /** The secret comparison itself: precomputed, padded buffers, compared whole, with the lengths. */
 import { describe, expect, it } from 'vitest';
-import { tokenMatcher } from '../../src/http/require-auth.ts';
+import { tokenMatcher } from '../../src/core/http/require-auth.ts';
 
 describe('tokenMatcher', () => {
   const matches = tokenMatcher(['short', 'a-much-longer-secret']);

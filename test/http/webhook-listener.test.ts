@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Queue } from '../../src/queue/queue.ts';
+import type { Queue } from '../../src/core/queue/queue.ts';
 import { openConnection } from '../hardening/raw-http.ts';
 import { type ServedReceiver, startPair, withoutDate } from './served-pair.ts';
 

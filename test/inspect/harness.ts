@@ -4,18 +4,18 @@
  */
 import { Hono } from 'hono';
 import { pino } from 'pino';
-import type { CohortBatch } from '../../src/batch.ts';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import type { DeliveryReceipt } from '../../src/deliveries/delivery-log.ts';
-import { createMemoryDeliveryLog } from '../../src/deliveries/memory.ts';
-import type { AppEnv } from '../../src/http/app-env.ts';
-import { requestLog } from '../../src/http/request-log.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import type { AppEnv } from '../../src/core/http/app-env.ts';
+import { requestLog } from '../../src/core/http/request-log.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import type { DeliveryReceipt } from '../../src/inspect/deliveries/delivery-log.ts';
+import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
 import { createInspector, type InspectorDeps } from '../../src/inspect/inspector.tsx';
-import { createMetrics } from '../../src/metrics.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
 import { replayLetter } from '../../src/replay/replay-letter.ts';
-import { createMemoryStore } from '../../src/store/memory.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 
 export const base = '/inspect';
 export const token = 'admin-secret-token';

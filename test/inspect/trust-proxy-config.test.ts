@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
 import { trustedProxyList } from '../../src/inspect/client.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 
 describe('TRUST_PROXY', () => {
   it('trusts no proxy by default', () => {

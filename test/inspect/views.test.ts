@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keptBody } from '../../src/dead-letters/letters.ts';
+import { keptBody } from '../../src/core/dead-letters/dead-letters.ts';
 import { createInspectorHarness, textOf } from './harness.ts';
 
 async function loggedIn(options: Parameters<typeof createInspectorHarness>[0] = {}) {

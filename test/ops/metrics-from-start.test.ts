@@ -4,7 +4,7 @@
  * the first dead letter or 503 after a start would never alert (ops/alerts.test.yml shows it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 import { scrapeMetrics, startTestReceiver, type TestReceiver } from '../hardening/receiver.ts';
 import { alertsYaml, expressions, metricNames, selectedLabelSets } from './alert-rules.ts';
 

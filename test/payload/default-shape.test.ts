@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadError, type PayloadIssue } from '../../src/errors.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
+import { PayloadError, type PayloadIssue } from '../../src/core/errors.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 
 const receivedAtMs = 1_700_000_000_000;
 

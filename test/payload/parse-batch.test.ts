@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
-import { PayloadError, type PayloadIssue } from '../../src/errors.ts';
-import { createBatchParser, defaultPayloadLimits } from '../../src/payload/parse-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import { PayloadError, type PayloadIssue } from '../../src/core/errors.ts';
+import { createBatchParser, defaultPayloadLimits } from '../../src/core/payload/parse-batch.ts';
 import { readRenderedFixture as readFixture, renderedDirectory } from '../fixtures/rendered-fixtures.ts';
 
 const receivedAtMs = 1_700_000_000_987;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { PayloadError, type PayloadIssue } from '../../src/errors.ts';
-import { createBatchParser } from '../../src/payload/parse-batch.ts';
+import { PayloadError, type PayloadIssue } from '../../src/core/errors.ts';
+import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 
 const receivedAtMs = 1_700_000_123_999;
 const flagKey = 'amplitude_Trial ending soon_q3k9xw1';

@@ -3,9 +3,9 @@
  * `describeQueueContract(name, factory)`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
-import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
-import type { BodyDecoder, UndecodableHandler } from '../../src/queue/stored-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import type { DeliveryInfo, Queue } from '../../src/core/queue/queue.ts';
+import type { BodyDecoder, UndecodableHandler } from '../../src/runtime/stored-batch.ts';
 
 export interface QueueFactoryOptions {
   /** Users waiting before accept answers queue_full. */

@@ -1,4 +1,4 @@
-import { createMemoryQueue } from '../../src/queue/memory.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import { describeQueueContract } from './contract.ts';
 
 describeQueueContract(

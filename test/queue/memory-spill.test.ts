@@ -1,12 +1,12 @@
 /** QUEUE=memory closing with a backlog: what it did not apply goes to the SQLite file, and comes back first. */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
-import { createSqliteSpill } from '../../src/queue/memory-spill.ts';
-import type { DeliveryInfo } from '../../src/queue/queue.ts';
-import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { DeliveryInfo } from '../../src/core/queue/queue.ts';
+import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
+import { createSqliteSpill } from '../../src/sqlite/memory-spill.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
 const batch = (messageId: string, users = 2): CohortBatch => ({

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
-import { createMemoryQueue } from '../../src/queue/memory.ts';
-import type { DeliveryInfo } from '../../src/queue/queue.ts';
-import { SeenIds } from '../../src/queue/seen-ids.ts';
-import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import { createMemoryQueue } from '../../src/core/queue/memory.ts';
+import type { DeliveryInfo } from '../../src/core/queue/queue.ts';
+import { SeenIds } from '../../src/core/queue/seen-ids.ts';
+import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 
 const batch = (messageId: string, users = 1): CohortBatch => ({
   cohortId: 'c',
@@ -99,8 +99,8 @@ describe('memory queue', () => {
 
 describe('memory queue keeping raw bodies', () => {
   it('hands the handler the batch parsed again from the kept body, equal to the accepted one', async () => {
-    const { createBatchParser } = await import('../../src/payload/parse-batch.ts');
-    const { createBodyDecoder } = await import('../../src/queue/stored-batch.ts');
+    const { createBatchParser } = await import('../../src/core/payload/parse-batch.ts');
+    const { createBodyDecoder } = await import('../../src/runtime/stored-batch.ts');
     const queue = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, decodeBody: createBodyDecoder() });
     const rawBody = JSON.stringify([{ user_id: 'u1', amplitude_Trial_x1: true }]);
     const receivedAtMs = 1_700_000_000_500;

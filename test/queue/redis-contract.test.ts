@@ -1,5 +1,5 @@
-import { createRedisQueue } from '../../src/queue/redis.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
+import { createRedisQueue } from '../../src/redis/queue.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { describeQueueContract } from './contract.ts';
 import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';

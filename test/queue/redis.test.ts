@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
-import type { DeliveryInfo, Queue } from '../../src/queue/queue.ts';
-import { createRedisQueue, type RedisQueueOptions } from '../../src/queue/redis.ts';
-import { queueKeys } from '../../src/queue/redis-keys.ts';
-import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import type { DeliveryInfo, Queue } from '../../src/core/queue/queue.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
+import { createRedisQueue, type RedisQueueOptions } from '../../src/redis/queue.ts';
+import { queueKeys } from '../../src/redis/queue-keys.ts';
+import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { createSqliteQueue } from '../../src/queue/sqlite.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
+import { createSqliteQueue } from '../../src/sqlite/queue.ts';
 import { createTempDir } from '../support/tmp.ts';
 import { describeQueueContract } from './contract.ts';
 

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/batch.ts';
 import { applyingWithInboxRemoval } from '../../src/compose.ts';
-import type { DeliveryInfo } from '../../src/queue/queue.ts';
-import { createSqliteQueue, type SqliteQueue, type SqliteQueueOptions } from '../../src/queue/sqlite.ts';
-import { createBodyDecoder } from '../../src/queue/stored-batch.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import type { DeliveryInfo } from '../../src/core/queue/queue.ts';
+import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { createSqliteStore } from '../../src/store/sqlite.ts';
+import { createSqliteQueue, type SqliteQueue, type SqliteQueueOptions } from '../../src/sqlite/queue.ts';
+import { createSqliteStore } from '../../src/sqlite/store.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBackends, startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/config.ts';
-import type { RunningReceiver } from '../../src/server.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
+import type { RunningReceiver } from '../../src/runtime/server.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 

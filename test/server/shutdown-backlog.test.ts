@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
-import { queueKeys } from '../../src/queue/redis-keys.ts';
+import { queueKeys } from '../../src/redis/queue-keys.ts';
 import { eventually, post } from '../durability/traffic.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { type Downstream, startDownstream } from '../sinks/downstream.ts';

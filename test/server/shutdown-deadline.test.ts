@@ -2,9 +2,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { batchParserFor, createBackends } from '../../src/compose.ts';
-import { loadConfig } from '../../src/config.ts';
-import { startServer } from '../../src/server.ts';
-import type { Sink } from '../../src/sinks/sink.ts';
+import type { Sink } from '../../src/core/sinks/sink.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
+import { startServer } from '../../src/runtime/server.ts';
 
 describe('shutdown', () => {
   it('gives up on a sink that never closes, logs it, and reports the shutdown as unclean', async () => {

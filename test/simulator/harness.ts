@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { defaultReadUrl, type SimulatorOptions } from '../../simulator/options.ts';
 import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 import { deleteKeysUnder } from '../queue/redis-test-keys.ts';
 import { createTempDir } from '../support/tmp.ts';
 

@@ -1,5 +1,5 @@
 /** @module Builds MembershipChange values for sink tests: sensible defaults, override what matters. */
-import type { MembershipChange } from '../../src/store/store.ts';
+import type { MembershipChange } from '../../src/core/store/store.ts';
 
 /** Overrides; `properties: undefined` makes a change without properties. */
 export type ChangeOverrides = { [K in keyof MembershipChange]?: MembershipChange[K] | undefined };

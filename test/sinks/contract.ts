@@ -5,10 +5,10 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createSinkDispatcher } from '../../src/sinks/dispatcher.ts';
-import { changeKey, type Sink } from '../../src/sinks/sink.ts';
-import type { MembershipChange } from '../../src/store/store.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createSinkDispatcher } from '../../src/core/sinks/dispatcher.ts';
+import { changeKey, type Sink } from '../../src/core/sinks/sink.ts';
+import type { MembershipChange } from '../../src/core/store/store.ts';
 import { changesFor, membershipChange } from './changes.ts';
 
 /** One change as the downstream holds it. */

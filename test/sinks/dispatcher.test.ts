@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetters } from '../../src/dead-letters/letters.ts';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createSinkDispatcher, type SinkDispatcherOptions } from '../../src/sinks/dispatcher.ts';
+import type { DeadLetters } from '../../src/core/dead-letters/dead-letters.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createSinkDispatcher, type SinkDispatcherOptions } from '../../src/core/sinks/dispatcher.ts';
+import { retryDelayMs } from '../../src/core/sinks/retry.ts';
+import { type Sink, SinkError } from '../../src/core/sinks/sink.ts';
+import type { MembershipChange } from '../../src/core/store/store.ts';
+import { createMetrics } from '../../src/runtime/metrics.ts';
 import { createHttpSink, type WireChange } from '../../src/sinks/http.ts';
-import { retryDelayMs } from '../../src/sinks/retry.ts';
-import { type Sink, SinkError } from '../../src/sinks/sink.ts';
-import type { MembershipChange } from '../../src/store/store.ts';
 import { changesFor } from './changes.ts';
 import { startDownstream } from './downstream.ts';
 

@@ -1,5 +1,5 @@
+import { buildSink } from '../../src/runtime/sink-settings.ts';
 import { type CrmTagOperation, exampleCrmTagsSink } from '../../src/sinks/example-crm-tags.ts';
-import { buildSink } from '../../src/sinks/settings.ts';
 import { describeSinkContract } from './contract.ts';
 import { startDownstream } from './downstream.ts';
 

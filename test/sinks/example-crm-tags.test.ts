@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { changeKey } from '../../src/core/sinks/sink.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
+import { buildSink } from '../../src/runtime/sink-settings.ts';
 import { exampleCrmTagsSink, toCrmOperation } from '../../src/sinks/example-crm-tags.ts';
-import { buildSink } from '../../src/sinks/settings.ts';
-import { changeKey } from '../../src/sinks/sink.ts';
 import { membershipChange } from './changes.ts';
 import { startDownstream } from './downstream.ts';
 

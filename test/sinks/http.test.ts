@@ -1,15 +1,15 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/dead-letters/memory.ts';
-import { replaySinkLetter } from '../../src/replay/resend-sink-letter.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
 import {
   createSinkDispatcher,
   type SinkDispatcherOptions,
   type SinkLetterBody,
-} from '../../src/sinks/dispatcher.ts';
+} from '../../src/core/sinks/dispatcher.ts';
+import { changeKey } from '../../src/core/sinks/sink.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import { replaySinkLetter } from '../../src/replay/resend-sink-letter.ts';
 import { createHttpSink, type HttpSinkOptions, type WireChange } from '../../src/sinks/http.ts';
-import { changeKey } from '../../src/sinks/sink.ts';
-import { createMemoryStore } from '../../src/store/memory.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { changesFor, membershipChange } from './changes.ts';
 import { describeSinkContract } from './contract.ts';

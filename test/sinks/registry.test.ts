@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
 import { createSinks } from '../../src/sinks/registry.ts';
 import { membershipChange } from './changes.ts';
 import { startDownstream } from './downstream.ts';

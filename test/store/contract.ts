@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CohortBatch, CohortUser } from '../../src/batch.ts';
-import { defaultPayloadLimits } from '../../src/payload/limits.ts';
-import type { Member, MembershipChange, MembershipStore, UserCohort } from '../../src/store/store.ts';
+import type { CohortBatch, CohortUser } from '../../src/core/batch.ts';
+import { defaultPayloadLimits } from '../../src/core/payload/limits.ts';
+import type { Member, MembershipChange, MembershipStore, UserCohort } from '../../src/core/store/store.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { type ExpectedState, expectedState } from '../support/oracle.ts';
 

@@ -6,7 +6,7 @@ import {
   type MemberRow,
   membersPage,
   pageRead,
-} from '../../src/store/members-page.ts';
+} from '../../src/core/store/members-page.ts';
 
 describe('member cursors', () => {
   it('round-trip any user id through URL-safe text', () => {

@@ -1,4 +1,4 @@
-import { createMemoryStore } from '../../src/store/memory.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
 import { describeStoreContract } from './contract.ts';
 
 describeStoreContract('memory', async () => ({ store: createMemoryStore(), cleanup: async () => {} }));

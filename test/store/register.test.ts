@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareCodePoints, compareVersions, resolveWrite } from '../../src/store/register.ts';
+import { compareCodePoints, compareVersions, resolveWrite } from '../../src/core/store/register.ts';
 
 const sign = (n: number) => Math.sign(n);
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { createSqliteStore } from '../../src/store/sqlite.ts';
+import { createSqliteStore } from '../../src/sqlite/store.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { allMembers, describeStoreContract } from './contract.ts';

@@ -1,5 +1,5 @@
 /** @module Builds CohortBatch values for tests: sensible defaults, override what the test is about. */
-import type { CohortBatch, CohortUser } from '../../src/batch.ts';
+import type { CohortBatch, CohortUser } from '../../src/core/batch.ts';
 
 let sequence = 0;
 

@@ -2,8 +2,8 @@
  * @module The expected membership after a set of batches, worked out the plainest way possible
  * (for each cohort and user, take the newest write), on purpose sharing no code with the stores.
  */
-import type { CohortBatch } from '../../src/batch.ts';
-import type { CohortSummary, Member, UserCohort } from '../../src/store/store.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import type { CohortSummary, Member, UserCohort } from '../../src/core/store/store.ts';
 
 export interface ExpectedState {
   /** Every cohort any batch named, in cohort id order. */

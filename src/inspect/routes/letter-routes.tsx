@@ -6,7 +6,7 @@
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import type { Letter, LetterKind } from '../../dead-letters/letters.ts';
+import type { Letter, LetterKind } from '../../core/dead-letters/dead-letters.ts';
 import { replayed } from '../../replay/replay-letter.ts';
 import { type InspectorContext, logAction, pageOf } from '../context.ts';
 import { letterHref } from '../delivery-row.ts';

@@ -1,6 +1,7 @@
 /** @module Cohorts: every cohort with its members and latest sync; one cohort's members; a user's cohorts. */
-import type { CohortActivity } from '../../deliveries/delivery-log.ts';
-import type { CohortSummary, MembersPage, UserCohort } from '../../store/store.ts';
+
+import type { CohortSummary, MembersPage, UserCohort } from '../../core/store/store.ts';
+import type { CohortActivity } from '../deliveries/delivery-log.ts';
 import { formatCount, formatSeconds, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
 

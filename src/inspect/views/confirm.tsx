@@ -1,5 +1,5 @@
 /** @module The confirm step every action takes: what will happen and to how many letters, then one POST. */
-import type { Letter } from '../../dead-letters/letters.ts';
+import type { Letter } from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';

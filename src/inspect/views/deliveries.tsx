@@ -1,6 +1,6 @@
 /** @module Deliveries: newest first, filters, cursor paging, lookup by message_id, and the live tail. */
 import { raw } from 'hono/html';
-import { deliveryOutcomes } from '../../deliveries/delivery-log.ts';
+import { deliveryOutcomes } from '../deliveries/delivery-log.ts';
 import { type DeliveryRow, deliveryColumns } from '../delivery-row.ts';
 import { utcInputValue } from '../format.ts';
 import { liveScript } from '../live-script.ts';

@@ -1,5 +1,5 @@
 /** @module One delivery: what arrived, what was answered, and once applied what changed and each sink's result. */
-import type { Delivery } from '../../deliveries/delivery-log.ts';
+import type { Delivery } from '../deliveries/delivery-log.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatDirection, formatDuration, formatSeconds, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';

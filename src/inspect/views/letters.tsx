@@ -1,5 +1,5 @@
 /** @module Quarantine and dead letters: lists with filters, one letter, the by-filter form. */
-import { type Letter, type LetterKind, letterBytes } from '../../dead-letters/letters.ts';
+import { type Letter, type LetterKind, letterBytes } from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime, utcInputValue } from '../format.ts';
 import { type LetterFilter, letterCohorts } from '../letter-filter.ts';

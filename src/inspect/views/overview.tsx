@@ -1,7 +1,8 @@
 /** @module Overview: this process's counters since start and in the last hour, the queue, the mode. */
-import type { Retention } from '../../deliveries/delivery-log.ts';
-import type { QueueStats } from '../../queue/queue.ts';
+
+import type { QueueStats } from '../../core/queue/queue.ts';
 import { labelValues, sum, type Totals } from '../counters.ts';
+import type { Retention } from '../deliveries/delivery-log.ts';
 import { formatCount, formatDuration, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
 

@@ -1,5 +1,5 @@
 /** @module Retention: how many deliveries are kept, the bound, and the oldest one kept. */
-import type { Retention } from '../../deliveries/delivery-log.ts';
+import type { Retention } from '../deliveries/delivery-log.ts';
 import { formatCount, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
 

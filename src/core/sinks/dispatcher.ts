@@ -1,0 +1,180 @@
+/**
+ * @module Hands each applied batch's changes to every sink, in per-user order, with retries, and
+ * sets aside as a `sink` dead letter what a sink would not take. `deliver` resolves only once every
+ * sink has the changes or they are in the dead letters: the worker awaits it before the queue lets
+ * the batch go, so a durable queue still holds the batch until its changes are safe.
+ */
+import type { Logger } from 'pino';
+import type { DeliveryLog } from '../../inspect/deliveries/delivery-log.ts';
+import type { Metrics } from '../../runtime/metrics.ts';
+import { createSinkMetrics, type SinkMetrics } from '../../runtime/sink-metrics.ts';
+import type { DeadLetters } from '../dead-letters/dead-letters.ts';
+import type { MembershipChange } from '../store/store.ts';
+import { type DeliveryFailure, deliverWithRetries, type RetryOptions } from './retry.ts';
+import type { Sink } from './sink.ts';
+
+export interface SinkDispatcherOptions
+  extends Pick<RetryOptions, 'maxAttempts' | 'backoffMs' | 'maxRetryAfterMs' | 'random'> {
+  sinks: readonly Sink[];
+  deadLetters: DeadLetters;
+  logger: Logger;
+  /** The receiver's metrics: the sink series join its registry. */
+  metrics?: Metrics;
+  /** Gets each sink's result per batch (the inspector's deliveries). @default none */
+  deliveryLog?: DeliveryLog | undefined;
+}
+
+export interface SinkDispatcher {
+  /**
+   * Resolves once every sink has `changes` or they are kept as dead letters; rejects only when the
+   * dead letter cannot be written or the dispatcher closes, so the queue delivers the batch again.
+   */
+  deliver(changes: readonly MembershipChange[], context?: { messageId?: string }): Promise<void>;
+  /** Stops waiting between retries (pending deliveries reject) and closes the sinks. */
+  close(): Promise<void>;
+}
+
+/** The body of a `sink` dead letter, as `replaySinkLetter` reads it back. */
+export interface SinkLetterBody {
+  sink: string;
+  changes: MembershipChange[];
+}
+
+export function createSinkDispatcher(options: SinkDispatcherOptions): SinkDispatcher {
+  const closing = new AbortController();
+  const sinkMetrics = options.metrics && createSinkMetrics(options.metrics.registry);
+  const deliveries = options.sinks.map((sink) =>
+    createOrderedDelivery(sink, options, closing.signal, sinkMetrics),
+  );
+  return {
+    async deliver(changes, context = {}) {
+      closing.signal.throwIfAborted();
+      if (changes.length === 0) return;
+      await Promise.all(deliveries.map((deliver) => deliver(changes, context)));
+    },
+    async close() {
+      closing.abort(new Error('sink dispatcher closed'));
+      await Promise.all(options.sinks.map((sink) => sink.close?.()));
+    },
+  };
+}
+
+/**
+ * Per-user order with concurrency: changes go to `sink.concurrency` lanes by a hash of (cohortId,
+ * userId), and each lane sends its batches one after another, retries included. So a change never
+ * overtakes an older one for the same user, while users in different lanes go in parallel.
+ */
+function createOrderedDelivery(
+  sink: Sink,
+  options: SinkDispatcherOptions,
+  signal: AbortSignal,
+  metrics: SinkMetrics | undefined,
+) {
+  const laneCount = sink.concurrency ?? 1;
+  const batchSize = sink.batchSize ?? Number.POSITIVE_INFINITY;
+  const lanes: Promise<unknown>[] = Array.from({ length: laneCount }, () => Promise.resolve());
+  const { maxAttempts, backoffMs, maxRetryAfterMs, random, logger } = options;
+  const retry: RetryOptions = {
+    ...definedOnly({ maxAttempts, backoffMs, maxRetryAfterMs, random }),
+    logger,
+    signal,
+    onFailedAttempt: () => metrics?.failedAttempts.inc({ sink: sink.name }),
+  };
+
+  const sendLane = async (changes: MembershipChange[]) => {
+    const failed: { changes: MembershipChange[]; failure: DeliveryFailure }[] = [];
+    for (const batch of cutIntoBatches(changes, batchSize)) {
+      const failure = await deliverWithRetries(sink, batch, retry);
+      if (failure) failed.push({ changes: batch, failure });
+      else metrics?.changes.inc({ sink: sink.name, outcome: 'delivered' }, batch.length);
+    }
+    return failed;
+  };
+
+  return async function deliverInOrder(
+    changes: readonly MembershipChange[],
+    context: { messageId?: string },
+  ) {
+    const runs = partitionByUser(changes, laneCount).map((laneChanges, index) => {
+      if (laneChanges.length === 0) return Promise.resolve([]);
+      const run = (lanes[index] as Promise<unknown>).then(() => sendLane(laneChanges));
+      // A lane goes on after a failure: the next call's changes are newer than the dead letter's.
+      lanes[index] = run.catch(() => undefined);
+      return run;
+    });
+    const failed = (await Promise.all(runs)).flat();
+    const undelivered = failed.flatMap((entry) => entry.changes);
+    const lastFailure = failed.at(-1)?.failure;
+    if (context.messageId !== undefined) {
+      options.deliveryLog?.recordSinkResult(context.messageId, {
+        name: sink.name,
+        delivered: changes.length - undelivered.length,
+        failed: undelivered.length,
+        ...(lastFailure ? { error: `${lastFailure.error.name}: ${lastFailure.error.message}` } : {}),
+      });
+    }
+    if (lastFailure === undefined) return;
+    const { error, attempts } = lastFailure;
+    options.logger.error(
+      { err: error, sink: sink.name, attempts, changes: undelivered.length, message_id: context.messageId },
+      'sink delivery failed on every attempt; changes set aside as a dead letter',
+    );
+    const body: SinkLetterBody = { sink: sink.name, changes: undelivered };
+    await options.deadLetters.add({
+      kind: 'sink',
+      reason: `${sink.name}: ${error.name}: ${error.message} (after ${attempts} attempts)`,
+      body: JSON.stringify(body),
+      ...(context.messageId === undefined ? {} : { messageId: context.messageId }),
+    });
+    metrics?.changes.inc({ sink: sink.name, outcome: 'dead_lettered' }, undelivered.length);
+    options.metrics?.deadLetters.inc({ kind: 'sink' });
+  };
+}
+
+/** Splits changes into `laneCount` lists by user, each keeping the order the changes came in. */
+function partitionByUser(changes: readonly MembershipChange[], laneCount: number): MembershipChange[][] {
+  const lanes: MembershipChange[][] = Array.from({ length: laneCount }, () => []);
+  for (const change of changes) {
+    (lanes[laneOf(change, laneCount)] as MembershipChange[]).push(change);
+  }
+  return lanes;
+}
+
+/** FNV-1a over cohortId and userId: cheap, and the same user always lands in the same lane. */
+function laneOf({ cohortId, userId }: MembershipChange, laneCount: number): number {
+  if (laneCount === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (const text of [cohortId, '\u0000', userId]) {
+    for (let index = 0; index < text.length; index += 1) {
+      hash ^= text.charCodeAt(index);
+      hash = Math.imul(hash, 0x01000193);
+    }
+  }
+  return (hash >>> 0) % laneCount;
+}
+
+/** Batches of at most `size`, and never two changes for one user in a batch (sinks may rely on it). */
+function cutIntoBatches(changes: readonly MembershipChange[], size: number): MembershipChange[][] {
+  const batches: MembershipChange[][] = [];
+  let current: MembershipChange[] = [];
+  let users = new Set<string>();
+  for (const change of changes) {
+    const user = JSON.stringify([change.cohortId, change.userId]);
+    if (current.length >= size || users.has(user)) {
+      batches.push(current);
+      current = [];
+      users = new Set();
+    }
+    current.push(change);
+    users.add(user);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** Drops undefined entries, so optional options can be passed on under exactOptionalPropertyTypes. */
+function definedOnly<T extends object>(entries: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}

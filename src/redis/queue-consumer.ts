@@ -1,0 +1,242 @@
+/**
+ * @module The Redis queue's consuming side: a consumer in the stream's group that reads its own
+ * pending entries first, claims what a dead consumer left (XAUTOCLAIM), keeps what it holds claimed
+ * while a long apply runs, lets gone consumers leave the group, and acknowledges (and deletes) an
+ * entry once the handler resolved.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { type DeliveryRules, deliverUntilHandled } from '../core/queue/hand-over.ts';
+import type { QueueConsumer } from '../runtime/durable-queue.ts';
+import type { BodyDecoder, UndecodableHandler } from '../runtime/stored-batch.ts';
+import { connectBlockingRedis } from './connection.ts';
+import type { QueueKeys } from './queue-keys.ts';
+import { acknowledgeBatch, claimStaleBatch, keepBatchesClaimed } from './queue-scripts.ts';
+import { runScript } from './script.ts';
+import { pairs, readStreamEntry, type StreamEntry } from './stream-entry.ts';
+
+export interface RedisConsumerOptions {
+  /** The request-path connection: heartbeats use it, and the blocking connection copies its settings. */
+  redis: Redis;
+  keys: QueueKeys;
+  decodeBody: BodyDecoder | undefined;
+  onUndecodable: UndecodableHandler;
+  /** How long another consumer's entry must sit unacknowledged before it is claimed. */
+  claimIdleMs: number;
+  redeliveryDelayMs: number;
+  /** Entries read per XREADGROUP. */
+  readCount: number;
+  /** How long one XREADGROUP blocks; also the longest `close` waits for it. */
+  blockMs: number;
+  onConsumeError: ((error: Error) => void) | undefined;
+  now: () => number;
+}
+
+/** Consumers with nothing pending and idle this long (a process that is gone) leave the group. */
+const forgetConsumersIdleMs = 60 * 60 * 1000;
+
+export function createRedisConsumer(options: RedisConsumerOptions): QueueConsumer {
+  const { redis, keys, claimIdleMs, now } = options;
+  const consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  let rules: DeliveryRules<StreamEntry> | undefined;
+  let blocking: Redis | undefined;
+  let reading = true;
+  let closed = false;
+  let running = false;
+  let heartbeat: NodeJS.Timeout | undefined;
+  /** Entries read or claimed by this consumer and not yet acknowledged. */
+  const inHand = new Set<string>();
+  /** Set at every (re)connection: look at this consumer's own pending entries before new ones. */
+  let readOwnPendingFirst = true;
+
+  /** The loop: claim what dead consumers left (oldest first, one at a time), else read entries. */
+  const readLoop = async (reader: Redis) => {
+    let groupReady = false;
+    let claimCursor = '0-0';
+    let nextClaimAt = 0;
+    let nextForgetAt = 0;
+    let failing = false;
+    while (!closed && reading) {
+      try {
+        if (!groupReady) groupReady = await createGroup(reader);
+        let entries: StreamEntry[] = [];
+        if (now() >= nextClaimAt) {
+          // One at a time: a batch that crashes its worker is then the only one whose delivery
+          // count climbs, so only it ends up a dead letter.
+          const claimed = await claimStale(reader, claimCursor);
+          claimCursor = claimed.cursor;
+          entries = claimed.entries;
+          if (entries.length === 0 && claimCursor === '0-0')
+            nextClaimAt = now() + Math.max(100, claimIdleMs / 2);
+        }
+        if (now() >= nextForgetAt) {
+          nextForgetAt = now() + forgetConsumersIdleMs / 4;
+          await forgetGoneConsumers(reader);
+        }
+        if (entries.length === 0 && readOwnPendingFirst) {
+          entries = await readOwnPending(reader);
+          if (entries.length === 0) readOwnPendingFirst = false;
+        }
+        if (entries.length === 0) entries = await readGroup(reader, '>');
+        failing = false;
+        for (const entry of entries) inHand.add(entry.id);
+        for (const entry of entries) {
+          if (closed) break;
+          try {
+            await deliver(reader, entry);
+          } finally {
+            inHand.delete(entry.id);
+          }
+        }
+      } catch (error) {
+        if (closed) break;
+        if (String((error as Error).message).startsWith('NOGROUP')) groupReady = false;
+        if (!failing) options.onConsumeError?.(error as Error);
+        failing = true;
+        await sleep(500);
+      }
+    }
+  };
+
+  const createGroup = async (reader: Redis) => {
+    try {
+      // From the stream's start: entries a receiver added before any worker existed are delivered too.
+      await reader.xgroup('CREATE', keys.stream, keys.group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
+    }
+    return true;
+  };
+
+  const claimStale = async (reader: Redis, cursor: string) => {
+    const reply = (await runScript(reader, claimStaleBatch, [
+      keys.stream,
+      keys.group,
+      consumer,
+      claimIdleMs,
+      cursor,
+      1,
+    ])) as [string, ...[string, string[], number][]];
+    const [next, ...claimed] = reply;
+    return {
+      cursor: next,
+      entries: claimed.map(([id, fields, deliveries]) => toEntry(id, fields, deliveries)),
+    };
+  };
+
+  /**
+   * This consumer's own unacknowledged entries. An XREADGROUP that Redis answered just as the
+   * connection died leaves its entries pending for this consumer, and the repeated command reads
+   * only new ones (`>`): without this they would wait the claim idle time for XAUTOCLAIM.
+   */
+  const readOwnPending = async (reader: Redis) =>
+    (await readGroup(reader, '0')).filter((entry) => !inHand.has(entry.id));
+
+  /** XREADGROUP from `0` (this consumer's pending entries, delivered before) or `>` (new ones, blocking). */
+  const readGroup = async (reader: Redis, from: '0' | '>'): Promise<StreamEntry[]> => {
+    const { group, stream } = keys;
+    const count = options.readCount;
+    const reply = (await (from === '>'
+      ? reader.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          options.blockMs,
+          'STREAMS',
+          stream,
+          from,
+        )
+      : reader.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, from))) as
+      | [string, [string, string[] | null][]][]
+      | null;
+    const deliveries = from === '>' ? 1 : 2;
+    // A pending entry deleted meanwhile comes back with null fields: nothing left to deliver.
+    return (reply?.[0]?.[1] ?? [])
+      .filter((pair): pair is [string, string[]] => pair[1] !== null)
+      .map(([id, fields]) => toEntry(id, fields, deliveries));
+  };
+
+  const forgetGoneConsumers = async (reader: Redis) => {
+    const consumers = (await reader.xinfo('CONSUMERS', keys.stream, keys.group)) as (string | number)[][];
+    for (const fields of consumers) {
+      const info = Object.fromEntries(pairs(fields));
+      if (info.name !== consumer && Number(info.pending) === 0 && Number(info.idle) > forgetConsumersIdleMs) {
+        await reader.xgroup('DELCONSUMER', keys.stream, keys.group, String(info.name));
+      }
+    }
+  };
+
+  const toEntry = (id: string, fields: string[], deliveries: number) =>
+    readStreamEntry(id, fields, deliveries, options.decodeBody);
+
+  /** Hands one entry to the handler until it resolves, then acknowledges it. */
+  const deliver = async (reader: Redis, entry: StreamEntry) => {
+    // biome-ignore lint/style/noNonNullAssertion: the read loop only runs once start() set them.
+    if (!(await deliverUntilHandled(entry, rules!))) return;
+    // On the blocking connection, which waits for Redis to come back rather than failing.
+    await runScript(reader, acknowledgeBatch, [
+      keys.stream,
+      keys.waitingUsers,
+      keys.group,
+      entry.id,
+      entry.users,
+    ]);
+  };
+
+  /**
+   * Before a redelivery after a failed handler: counts it in Redis too, so a crash from here on
+   * still sees the right attempt number.
+   */
+  const countRedelivery = async (entry: StreamEntry, attempt: number) => {
+    if (attempt === entry.firstAttempt || blocking === undefined) return;
+    await blocking.xclaim(keys.stream, keys.group, consumer, 0, entry.id, 'RETRYCOUNT', attempt, 'JUSTID');
+  };
+
+  const keepClaimed = () => {
+    if (inHand.size === 0) return;
+    runScript(redis, keepBatchesClaimed, [keys.stream, keys.group, consumer, ...inHand]).catch(() => {
+      // Redis away: the entries may be claimed by another worker; applying twice changes nothing.
+    });
+  };
+
+  return {
+    start(handler) {
+      rules = {
+        handler,
+        onUndecodable: options.onUndecodable,
+        redeliveryDelayMs: options.redeliveryDelayMs,
+        isClosed: () => closed,
+        beforeAttempt: countRedelivery,
+      };
+      if (blocking) return;
+      const reader = connectBlockingRedis(redis);
+      blocking = reader;
+      reader.on('ready', () => {
+        readOwnPendingFirst = true;
+      });
+      heartbeat = setInterval(keepClaimed, Math.max(50, claimIdleMs / 3));
+      heartbeat.unref();
+      running = true;
+      void readLoop(reader).finally(() => {
+        running = false;
+      });
+    },
+    stopReading() {
+      reading = false;
+    },
+    hasStopped: () => !running,
+    holdsNothing: () => inHand.size === 0,
+    close() {
+      reading = false;
+      closed = true;
+      clearInterval(heartbeat);
+      blocking?.disconnect();
+    },
+  };
+}

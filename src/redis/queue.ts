@@ -1,0 +1,70 @@
+/**
+ * @module QUEUE=redis: a Redis Stream read by a consumer group. Accepting is one Lua script (dedupe
+ * mark + XADD), answered only after Redis did it; workers anywhere read with XREADGROUP, acknowledge
+ * and delete after the handler resolved, and claim what a dead worker left (XAUTOCLAIM). Survives a
+ * killed process and scales out: any number of receivers and workers share one Redis.
+ * The producing side is redis-producer.ts, the consuming side redis-consumer.ts.
+ */
+import type { Redis } from 'ioredis';
+import type { Queue } from '../core/queue/queue.ts';
+import { composeQueue } from '../runtime/durable-queue.ts';
+import type { BodyDecoder, UndecodableHandler } from '../runtime/stored-batch.ts';
+import { createRedisConsumer } from './queue-consumer.ts';
+import { queueKeys } from './queue-keys.ts';
+import { createRedisProducer } from './queue-producer.ts';
+
+export interface RedisQueueOptions {
+  /** The request-path connection (`connectRedis`: no offline queue). The caller owns and closes it. */
+  redis: Redis;
+  /** KEY_PREFIX: every key lives under `<keyPrefix>:queue:`. */
+  keyPrefix: string;
+  /** How long a message_id is remembered. */
+  dedupeTtlSeconds: number;
+  /** Users waiting in the stream before `accept` answers queue_full. One batch is always let in when empty. */
+  maxUsers: number;
+  /** Reads back the raw bodies `accept` was given; without it the batch is kept as JSON. */
+  decodeBody?: BodyDecoder;
+  /** Where an entry goes that cannot be read back (a parser grown stricter since it was accepted). */
+  onUndecodable: UndecodableHandler;
+  /** How long another consumer's entry must sit unacknowledged before it is claimed. @default 30_000 */
+  claimIdleMs?: number;
+  /** Wait before delivering again a batch whose handler threw. @default 1000 */
+  redeliveryDelayMs?: number;
+  /** Entries read per XREADGROUP. @default 10 */
+  readCount?: number;
+  /** How long one XREADGROUP blocks; also the longest a shutdown waits for it. @default 1000 */
+  blockMs?: number;
+  /** Told when consuming starts failing (Redis unreachable, …); it retries by itself. */
+  onConsumeError?: (error: Error) => void;
+  now?: () => number;
+}
+
+/** REDIS_CLAIM_IDLE_MS when unset. */
+export const defaultClaimIdleMs = 30_000;
+
+export function createRedisQueue(options: RedisQueueOptions): Queue {
+  const { redis, decodeBody } = options;
+  const now = options.now ?? Date.now;
+  const keys = queueKeys(options.keyPrefix);
+  const producer = createRedisProducer({
+    redis,
+    keys,
+    dedupeTtlSeconds: options.dedupeTtlSeconds,
+    maxUsers: options.maxUsers,
+    decodeBody,
+    now,
+  });
+  const consumer = createRedisConsumer({
+    redis,
+    keys,
+    decodeBody,
+    onUndecodable: options.onUndecodable,
+    claimIdleMs: options.claimIdleMs ?? defaultClaimIdleMs,
+    redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
+    readCount: options.readCount ?? 10,
+    blockMs: options.blockMs ?? 1000,
+    onConsumeError: options.onConsumeError,
+    now,
+  });
+  return composeQueue(producer, consumer);
+}

@@ -1,0 +1,106 @@
+/**
+ * @module Sink settings from the environment: which sinks `SINKS` names, and each one's
+ * `SINK_<NAME>_*` variables read through its own schema. loadConfig calls it, so a bad sink setting
+ * stops start-up with the same one line per variable as any other setting.
+ */
+import { type Logger, pino } from 'pino';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../core/errors.ts';
+import type { Sink } from '../core/sinks/sink.ts';
+import { type SinkDefinition, settingsPrefix } from './sink-definition.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A whole-number setting, with one message a reader of the refusal understands. */
+export function integer(defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const error =
+    max === Number.MAX_SAFE_INTEGER
+      ? `must be an integer, at least ${min}`
+      : `must be an integer from ${min} to ${max}`;
+  return z.coerce
+    .number({ error })
+    .int({ error })
+    .min(min, { error })
+    .max(max, { error })
+    .default(defaultValue);
+}
+
+/** One sink `SINKS` names, with its checked settings. */
+export interface SinkSetup {
+  kind: string;
+  /** `kind`, or `kind-label` for `kind:label`: names it in logs, metrics, dead letters, variables. */
+  name: string;
+  settings: Record<string, unknown>;
+}
+
+const entryPattern = /^([a-z][a-z0-9-]*)(?::([a-z][a-z0-9-]*))?$/;
+
+/**
+ * The sinks `entries` name (`log`, `http`, `http:crm`, …), each once, in order, with their settings
+ * read from `env`; or what is wrong, one issue per bad variable.
+ */
+export function readSinkSetups(
+  entries: readonly string[],
+  env: Env,
+  definitions: readonly SinkDefinition[],
+): { setups: SinkSetup[]; issues: ConfigIssue[] } {
+  const setups: SinkSetup[] = [];
+  const issues: ConfigIssue[] = [];
+  const known = definitions.map((definition) => definition.kind);
+  for (const entry of entries) {
+    const [, kind = '', label] = entryPattern.exec(entry) ?? [];
+    const definition = definitions.find((candidate) => candidate.kind === kind);
+    if (definition === undefined) {
+      const message = kind
+        ? `unknown sink "${kind}"; known: ${known.join(', ')}, none`
+        : `"${entry}" is not a sink: lowercase letters, digits and "-", or kind:label (e.g. http:crm)`;
+      issues.push({ variable: 'SINKS', message });
+      continue;
+    }
+    const name = label === undefined ? kind : `${kind}-${label}`;
+    if (setups.some((setup) => setup.name === name)) continue;
+    const read = readSettings(definition, name, env);
+    if ('issues' in read) issues.push(...read.issues);
+    else setups.push({ kind, name, settings: read.settings });
+  }
+  return { setups, issues };
+}
+
+/**
+ * Builds one sink from variables the way start-up does, e.g. in a test:
+ * `buildSink(mySink, { SINK_MY_CRM_URL: downstream.url })`.
+ * @throws ConfigError naming each bad variable.
+ */
+export function buildSink(
+  definition: SinkDefinition,
+  env: Env,
+  options: { name?: string; logger?: Logger } = {},
+): Sink {
+  const name = options.name ?? definition.kind;
+  const read = readSettings(definition, name, env);
+  if ('issues' in read) throw new ConfigError(read.issues);
+  return definition.create(read.settings, { name, logger: options.logger ?? pino({ level: 'silent' }) });
+}
+
+function readSettings(
+  definition: SinkDefinition,
+  name: string,
+  env: Env,
+): { settings: Record<string, unknown> } | { issues: ConfigIssue[] } {
+  const prefix = settingsPrefix(name);
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(definition.settings.shape)) {
+    const value = env[`${prefix}${key}`];
+    // Empty means unset, as for every other variable.
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = definition.settings.safeParse(input);
+  if (result.success) return { settings: result.data };
+  return {
+    issues: result.error.issues.map((issue) => ({
+      variable: `${prefix}${String(issue.path[0] ?? '*')}`,
+      // A schema names its sibling variables as SINK_<NAME>_KEY, whatever this sink is called.
+      message: issue.message.replaceAll('SINK_<NAME>_', prefix),
+    })),
+  };
+}

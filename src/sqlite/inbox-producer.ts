@@ -1,0 +1,177 @@
+/**
+ * @module The SQLite queue's producing side: accepting (the dedupe mark and the inbox row in one
+ * transaction, shared by every accept of the same event-loop turn), requeueing a dead letter, the
+ * QUEUE_MAX_USERS bound, purging expired marks, and what the inbox holds.
+ */
+import type { Database } from 'better-sqlite3';
+import type { CohortBatch } from '../core/batch.ts';
+import { UnavailableError } from '../core/errors.ts';
+import type { AcceptOutcome } from '../core/queue/queue.ts';
+import type { QueueProducer } from '../runtime/durable-queue.ts';
+import {
+  type BodyDecoder,
+  type StoredBatch,
+  type StoredFormat,
+  toStoredBatch,
+} from '../runtime/stored-batch.ts';
+
+export interface SqliteProducerOptions {
+  dedupeTtlSeconds: number;
+  maxUsers: number;
+  decodeBody: BodyDecoder | undefined;
+  /** How often expired dedupe marks are deleted. */
+  purgeIntervalMs: number;
+  /** Told after rows were added, to wake a waiting consumer. */
+  onEnqueued: () => void;
+  now: () => number;
+}
+
+// An expired mark counts as absent: the upsert takes it over, and `changes` says whether it did.
+const MARK_SEEN = `
+INSERT INTO queue_seen (message_id, expires_at) VALUES (?, ?)
+ON CONFLICT (message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE queue_seen.expires_at <= ?`;
+const IS_SEEN = 'SELECT 1 FROM queue_seen WHERE message_id = ? AND expires_at > ?';
+const INSERT_ENTRY = `
+INSERT INTO queue_inbox (message_id, users, accepted_at, attempts, format, received_at, body)
+VALUES (?, ?, ?, 0, ?, ?, ?)`;
+const PURGE_EXPIRED = `
+DELETE FROM queue_seen WHERE message_id IN
+  (SELECT message_id FROM queue_seen WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`;
+const PURGE_CHUNK = 1000;
+const PURGE_MAX_CHUNKS = 20;
+
+interface PendingAccept {
+  batch: CohortBatch;
+  stored: StoredBatch;
+  outcome: AcceptOutcome | undefined;
+  resolve: (outcome: AcceptOutcome) => void;
+  reject: (error: Error) => void;
+}
+
+export interface SqliteProducer extends QueueProducer {
+  /** Told when a delivered batch left the inbox, so the bound counts its users no more. */
+  removed(users: number): void;
+}
+
+/** Expects the tables (`createQueueTables`). */
+export function createSqliteProducer(db: Database, options: SqliteProducerOptions): SqliteProducer {
+  const { now, onEnqueued } = options;
+  const ttlMs = options.dedupeTtlSeconds * 1000;
+  const markSeen = db.prepare<[string, number, number]>(MARK_SEEN);
+  const isSeen = db.prepare<[string, number], 1>(IS_SEEN).pluck();
+  const insertEntry = db.prepare<[string, number, number, StoredFormat, number, string]>(INSERT_ENTRY);
+  const anyWaiting = db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM queue_inbox)').pluck();
+  const sumUsers = db.prepare<[], number>('SELECT total(users) FROM queue_inbox').pluck();
+  const readStats = db.prepare<[], { batches: number; users: number; oldest: number | null }>(
+    'SELECT count(*) AS batches, total(users) AS users, min(accepted_at) AS oldest FROM queue_inbox',
+  );
+  const purgeExpired = db.prepare<[number, number]>(PURGE_EXPIRED);
+  const ping = db.prepare('SELECT 1');
+
+  const enqueue = (batch: CohortBatch, { format, receivedAtMs, body }: StoredBatch) =>
+    insertEntry.run(batch.messageId, batch.users.length, now(), format, receivedAtMs, body);
+  // One transaction for every accept that arrived in the same turn of the event loop (group
+  // commit): a commit's fixed cost (locks, WAL frame, index update) is then shared by all of them.
+  const acceptAllInTransaction = db.transaction((accepts: PendingAccept[]) => {
+    const at = now();
+    for (const pending of accepts) {
+      const { batch, stored } = pending;
+      if (markSeen.run(batch.messageId, at + ttlMs, at).changes === 0) {
+        pending.outcome = 'duplicate';
+        continue;
+      }
+      enqueue(batch, stored);
+      pending.outcome = 'accepted';
+    }
+  });
+  let pendingAccepts: PendingAccept[] = [];
+  const commitPendingAccepts = () => {
+    const accepts = pendingAccepts;
+    pendingAccepts = [];
+    try {
+      // IMMEDIATE takes the write lock first, so another process on the file (a worker, the dlq
+      // CLI) makes this wait for busy_timeout rather than fail halfway.
+      acceptAllInTransaction.immediate(accepts);
+    } catch (error) {
+      // A full disk or a file locked past busy_timeout: nothing was written, the senders retry.
+      for (const { batch, reject } of accepts) {
+        waitingUsers -= batch.users.length;
+        reject(new UnavailableError('backend_unavailable', 5, { cause: error }));
+      }
+      return;
+    }
+    for (const { batch, outcome, resolve } of accepts) {
+      if (outcome === 'duplicate') waitingUsers -= batch.users.length;
+      resolve(outcome ?? 'duplicate');
+    }
+    onEnqueued();
+  };
+
+  // Users waiting, kept in memory so the bound costs nothing per request. Another process on the
+  // file (ROLE=worker) moves the real figure, so it is read again before refusing, at most once a second.
+  let waitingUsers = sumUsers.get() ?? 0;
+  let usersReadAt = now();
+  const wouldOverflow = (users: number) => {
+    if (waitingUsers === 0 || waitingUsers + users <= options.maxUsers) return false;
+    if (now() - usersReadAt >= 1000) {
+      waitingUsers = sumUsers.get() ?? 0;
+      usersReadAt = now();
+    }
+    return waitingUsers > 0 && waitingUsers + users > options.maxUsers;
+  };
+
+  const purge = () => {
+    try {
+      for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk += 1) {
+        if (purgeExpired.run(now(), PURGE_CHUNK).changes < PURGE_CHUNK) break;
+      }
+    } catch {
+      // Busy: the next tick tries again; expired marks are ignored by the upsert meanwhile.
+    }
+  };
+  purge();
+  const purgeTimer = setInterval(purge, options.purgeIntervalMs);
+  purgeTimer.unref();
+
+  return {
+    async accept(batch, source) {
+      try {
+        if (wouldOverflow(batch.users.length)) {
+          if (isSeen.get(batch.messageId, now()) !== undefined) return 'duplicate';
+          throw new UnavailableError('queue_full');
+        }
+      } catch (error) {
+        if (error instanceof UnavailableError) throw error;
+        throw new UnavailableError('backend_unavailable', 5, { cause: error });
+      }
+      const stored = toStoredBatch(batch, source, options.decodeBody, now());
+      // Counted now, so the accepts waiting for the same commit respect the bound together.
+      waitingUsers += batch.users.length;
+      return new Promise((resolve, reject) => {
+        if (pendingAccepts.length === 0) setImmediate(commitPendingAccepts);
+        pendingAccepts.push({ batch, stored, outcome: undefined, resolve, reject });
+      });
+    },
+    async requeue(batch) {
+      enqueue(batch, toStoredBatch(batch, undefined, undefined, now()));
+      waitingUsers += batch.users.length;
+      onEnqueued();
+    },
+    removed(users: number) {
+      waitingUsers = Math.max(0, waitingUsers - users);
+    },
+    async isEmpty() {
+      return anyWaiting.get() === 0;
+    },
+    async stats() {
+      const { batches, users, oldest } = readStats.get() ?? { batches: 0, users: 0, oldest: null };
+      return { batches, users, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (now() - oldest) / 1000) };
+    },
+    async check() {
+      ping.get();
+    },
+    close() {
+      clearInterval(purgeTimer);
+    },
+  };
+}

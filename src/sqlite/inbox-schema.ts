@@ -1,0 +1,43 @@
+/**
+ * @module The SQLite queue's two tables. They are prefixed `queue_` so they can share the store's
+ * file. `queue_seen` is keyed by message_id and indexed by expiry, so the purge deletes expired
+ * marks in small ordered chunks instead of scanning the table. `queue_inbox` keeps `body` last:
+ * counting and summing the small columns never reads a body's overflow pages.
+ */
+import type { Database } from 'better-sqlite3';
+import type { StoredFormat } from '../runtime/stored-batch.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS queue_seen (
+  message_id TEXT    NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL -- epoch ms
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_seen_by_expiry ON queue_seen (expires_at);
+
+CREATE TABLE IF NOT EXISTS queue_inbox (
+  id          INTEGER PRIMARY KEY, -- delivery order
+  message_id  TEXT    NOT NULL,
+  users       INTEGER NOT NULL,
+  accepted_at INTEGER NOT NULL,    -- epoch ms
+  attempts    INTEGER NOT NULL,    -- deliveries begun, counted before each one: survives a crash
+  format      TEXT    NOT NULL,    -- 'raw' | 'batch', see stored-batch.ts
+  received_at INTEGER NOT NULL,
+  body        TEXT    NOT NULL
+);`;
+
+/** One row of `queue_inbox`. */
+export interface InboxRow {
+  id: number;
+  message_id: string;
+  users: number;
+  accepted_at: number;
+  attempts: number;
+  format: StoredFormat;
+  received_at: number;
+  body: string;
+}
+
+/** Creates the tables when the file does not have them yet. */
+export function createQueueTables(db: Database): void {
+  db.exec(SCHEMA);
+}
