@@ -11,11 +11,11 @@
  * `{generator, batches, maxSeconds}`; prints one JSON line `{users, batches, seconds, usersPerSecond}`.
  */
 import { pathToFileURL } from 'node:url';
-import { createBackends } from '../src/compose.ts';
+import { pino } from 'pino';
+import { loadConfig, openBackends } from '../src/compose.ts';
 import type { CohortBatch } from '../src/core/batch.ts';
 import { createBatchParser } from '../src/core/payload/parse-batch.ts';
 import type { MembershipStore } from '../src/core/store/store.ts';
-import { loadConfig } from '../src/runtime/config.ts';
 import { createPayloadGenerator, type GeneratorOptions } from './payload-generator.ts';
 
 export interface BareApplyPlan {
@@ -63,8 +63,9 @@ export async function runBareApply(store: MembershipStore, plan: BareApplyPlan):
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const plan = JSON.parse(process.argv[2] ?? '{}') as BareApplyPlan;
-  const parts = await createBackends(loadConfig(process.env));
+  const parts = await openBackends(loadConfig(process.env), pino({ level: 'warn' }));
   try {
+    if (parts.store === undefined) throw new Error('ROLE=receiver opens no store');
     console.log(JSON.stringify(await runBareApply(parts.store, plan)));
   } finally {
     await parts.close();

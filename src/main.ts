@@ -1,9 +1,7 @@
 /** @module The process: the only place that reads process.env, prints to the console or exits. */
-import { startReceiver } from './compose.ts';
-import { ConfigError } from './core/errors.ts';
-import { configOrRefusal } from './runtime/config.ts';
+import { configOrRefusal, type RunningReceiver, startReceiver } from './compose.ts';
+import { ConfigError } from './runtime/config-error.ts';
 import { createLogger } from './runtime/logger.ts';
-import type { RunningReceiver } from './runtime/server.ts';
 
 /** A start-up refusal is one plain line per problem on stderr, for a person at a terminal. */
 function refuse(message: string): never {

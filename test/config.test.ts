@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/core/errors.ts';
-import { loadConfig } from '../src/runtime/config.ts';
+import { loadConfig } from '../src/compose.ts';
+import { settingsOf } from '../src/runtime/config.ts';
+import { ConfigError } from '../src/runtime/config-error.ts';
 
 /** loadConfig's refusal message, or 'accepted'. */
 const refusal = (env: Record<string, string>) => {
@@ -14,7 +15,9 @@ const refusal = (env: Record<string, string>) => {
 
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
-    expect(loadConfig({})).toMatchObject({
+    const config = loadConfig({});
+    expect(settingsOf(config, 'sqlite')).toEqual({ SQLITE_PATH: './data/cohorts.db' });
+    expect(config).toMatchObject({
       PORT: 8080,
       HOST: '127.0.0.1',
       WEBHOOK_PATH: '/webhook',
@@ -22,7 +25,6 @@ describe('loadConfig', () => {
       AUTH_TOKENS: [],
       QUEUE: 'memory',
       STORE: 'sqlite',
-      SQLITE_PATH: './data/cohorts.db',
       DEDUPE_TTL_SECONDS: 604800,
       QUEUE_MAX_USERS: 5_000_000,
       MAX_BODY_BYTES: 33_554_432,
@@ -86,7 +88,7 @@ describe('HOST and auth', () => {
 
 describe('the inspector', () => {
   it('is on at /inspect, keeping 10,000 deliveries, with no admin tokens of its own by default', () => {
-    expect(loadConfig({})).toMatchObject({
+    expect(settingsOf(loadConfig({}), 'inspect')).toMatchObject({
       INSPECT: true,
       INSPECT_PATH: '/inspect',
       INSPECT_MAX_DELIVERIES: 10_000,
@@ -96,12 +98,15 @@ describe('the inspector', () => {
 
   it('reads INSPECT=off, another path and bound, and ADMIN_TOKENS as a list', () => {
     expect(
-      loadConfig({
-        INSPECT: 'off',
-        INSPECT_PATH: '/ops/inspect',
-        INSPECT_MAX_DELIVERIES: '500',
-        ADMIN_TOKENS: ' ops-1, ops-2 ,',
-      }),
+      settingsOf(
+        loadConfig({
+          INSPECT: 'off',
+          INSPECT_PATH: '/ops/inspect',
+          INSPECT_MAX_DELIVERIES: '500',
+          ADMIN_TOKENS: ' ops-1, ops-2 ,',
+        }),
+        'inspect',
+      ),
     ).toMatchObject({
       INSPECT: false,
       INSPECT_PATH: '/ops/inspect',
@@ -129,6 +134,8 @@ describe('the inspector', () => {
     );
     expect(refusal({ INSPECT_PATH: '/cohorts/inspect' })).toContain('must not overlap /cohorts');
     expect(refusal({ INSPECT_PATH: '/metrics' })).toContain('must not overlap /metrics');
-    expect(loadConfig({ INSPECT: 'off', INSPECT_PATH: '/webhook' }).INSPECT).toBe(false);
+    expect(settingsOf(loadConfig({ INSPECT: 'off', INSPECT_PATH: '/webhook' }), 'inspect').INSPECT).toBe(
+      false,
+    );
   });
 });

@@ -1,13 +1,18 @@
-/** @module What the event loop and the apply thread say to each other: a call per store method, a reply per call. */
-import type { MembershipStore } from '../core/store/store.ts';
+/** @module What the event loop and the apply thread say to each other: a call per batch, a reply per call. */
+import type { QueuedBatch } from '../core/queue/queue.ts';
+import type { BatchEnvelope } from '../core/worker.ts';
+import type { ChangeColumns } from './change-columns.ts';
 
-/** The store methods that cross the thread boundary; `close` also ends the thread. */
-export type StoreMethod = 'applyBatch' | 'listCohorts' | 'listMembers' | 'userCohorts' | 'check' | 'close';
+/** Apply a queued batch (its body is parsed on the thread), or close the store and end the thread. */
+export type ThreadCall =
+  | { id: number; method: 'apply'; batch: QueuedBatch; restate: boolean }
+  | { id: number; method: 'close' };
 
-export interface StoreCall {
-  id: number;
-  method: StoreMethod;
-  args: unknown[];
+/** What applying did, with the changes as columns (change-columns.ts). */
+export interface AppliedColumns {
+  batch: BatchEnvelope;
+  users: number;
+  changes: ChangeColumns;
 }
 
 /** An error as plain data: structured cloning keeps only the message of a class it does not know. */
@@ -17,30 +22,19 @@ export interface PlainError {
   stack?: string | undefined;
 }
 
-export type StoreReply = { id: number; value: unknown } | { id: number; error: PlainError };
+export type ThreadReply =
+  | { id: number; value: AppliedColumns | undefined }
+  | { id: number; error: PlainError };
 
 export function toPlainError(error: unknown): PlainError {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
   return { name: 'Error', message: String(error) };
 }
 
-/** JavaScript's own error classes, rebuilt as themselves: callers tell a RangeError (a bad page limit) apart. */
-const builtInErrors: Record<string, ErrorConstructor> = {
-  RangeError,
-  TypeError,
-  SyntaxError,
-  ReferenceError,
-};
-
+/** The error as the worker tells it apart: an UndecodableBodyError keeps its name. */
 export function fromPlainError({ name, message, stack }: PlainError): Error {
-  const error = new (builtInErrors[name] ?? Error)(message);
+  const error = new Error(message);
   error.name = name;
   if (stack !== undefined) error.stack = stack;
   return error;
-}
-
-/** Calls `method` on `store` with `args` (from a StoreCall): the thread's dispatch, typed once here. */
-export function invoke(store: MembershipStore, method: Exclude<StoreMethod, 'close'>, args: unknown[]) {
-  const call = store[method] as (...callArgs: unknown[]) => Promise<unknown>;
-  return call.apply(store, args);
 }

@@ -1,44 +1,44 @@
 /**
- * @module The apply thread's entry: owns a store (its own SQLite connection, Redis or Postgres
- * client, or the memory store itself) and answers the event loop's calls (threaded-store.ts).
- * Calls run as they arrive, so the SQLite store's group commit groups them as it would in one thread.
+ * @module The apply thread's entry: opens its own store from the recipe (its own SQLite connection,
+ * Redis or Postgres client), parses each queued body and applies it. Calls run as they arrive, so
+ * the SQLite store's group commit groups them as it would on one thread.
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { CohortBatch } from '../core/batch.ts';
-import type { ApplyOptions } from '../core/store/store.ts';
-import { createBodyDecoder } from '../runtime/stored-batch.ts';
+import { createQueuedBodyDecoder } from '../core/payload/decode-body.ts';
+import { storeApplier } from '../core/worker.ts';
+import type { StoreRecipe } from '../runtime/extension.ts';
+import { openRecipe } from '../runtime/open-recipe.ts';
 import { toColumns } from './change-columns.ts';
-import { openStore, type StoreSpec } from './open-store.ts';
-import { invoke, type StoreCall, type StoreReply, toPlainError } from './protocol.ts';
+import { type ThreadCall, type ThreadReply, toPlainError } from './protocol.ts';
 
-/** Opens the store `spec` describes and answers calls on `port` until a `close` call. */
-function serveStore(port: MessagePort, spec: StoreSpec) {
-  // Throws (the thread's 'error' event: the calls waiting fail with it) when the store cannot be opened.
-  const opened = openStore(spec);
-  const decodeBody = createBodyDecoder();
-  const applyBatch = async (batch: CohortBatch | null, options: ApplyOptions | undefined) => {
-    // The queue's text, parsed here with the queue's own decoder, rather than a clone of the batch.
-    const source = options?.source;
-    const applied = batch ?? (source && decodeBody(source.rawBody, source.receivedAtMs));
-    if (!applied) throw new Error('applyBatch needs a batch or its source');
-    return toColumns(await opened.store.applyBatch(applied, { restate: options?.restate ?? false }));
+/** Opens the store `recipe` describes and answers calls on `port` until a `close` call. */
+function serveStore(port: MessagePort, recipe: StoreRecipe) {
+  // Rejects (each call waiting fails with it) when the store cannot be opened.
+  const opened = openRecipe(recipe);
+  const apply = opened.then(({ store }) => storeApplier(store, createQueuedBodyDecoder()));
+  const run = async (call: ThreadCall) => {
+    if (call.method === 'close') return (await opened).close().then(() => undefined);
+    const applied = await (await apply)(call.batch, { restate: call.restate });
+    return { batch: applied.batch, users: applied.users, changes: toColumns(applied.changes) };
   };
-  const run = (method: StoreCall['method'], args: unknown[]) => {
-    if (method === 'close') return opened.close();
-    if (method === 'applyBatch') return applyBatch(args[0] as CohortBatch | null, args[1] as ApplyOptions);
-    return invoke(opened.store, method, args);
-  };
-  port.on('message', async ({ id, method, args }: StoreCall) => {
-    let reply: StoreReply;
+  port.on('message', async (call: ThreadCall) => {
+    if (
+      !(await opened.then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    let reply: ThreadReply;
     try {
-      reply = { id, value: await run(method, args) };
+      reply = { id: call.id, value: await run(call) };
     } catch (error) {
-      reply = { id, error: toPlainError(error) };
+      reply = { id: call.id, error: toPlainError(error) };
     }
     port.postMessage(reply);
-    if (method === 'close') port.close();
+    if (call.method === 'close') port.close();
   });
 }
 
 // Imported anywhere else (a test importing every module), it does nothing.
-if (!isMainThread && parentPort) serveStore(parentPort, workerData as StoreSpec);
+if (!isMainThread && parentPort) serveStore(parentPort, workerData as StoreRecipe);

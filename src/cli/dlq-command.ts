@@ -4,9 +4,10 @@
  * Pure of the environment: the entry file (`dlq.ts`) gives it the backends and a place to print.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Backends } from '../compose.ts';
 import { type Letter, type LetterKind, letterBytes, letterKinds } from '../core/dead-letters/dead-letters.ts';
-import { type ReplayDeps, type ReplayOutcome, replayed, replayLetter } from '../replay/replay-letter.ts';
+import { type ReplayDeps, replayed, replayLetter } from '../replay/replay-letter.ts';
+import type { ReplayOutcome } from '../runtime/extension.ts';
+import type { Backends } from '../runtime/receiver.ts';
 
 export const dlqUsage = `Usage: npm run dlq -- <command> [id] [options]
 

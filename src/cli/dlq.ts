@@ -3,11 +3,10 @@
  * backends, runs one command and prints its result (console output belongs to src/cli/ and main).
  */
 import { pino } from 'pino';
-import { batchParserFor, createBackends } from '../compose.ts';
-import { configOrRefusal } from '../runtime/config.ts';
-import { createSinks } from '../sinks/registry.ts';
+import { batchParserFor, configOrRefusal, openBackends } from '../compose.ts';
+import { lettersWhere } from '../runtime/receiver.ts';
+import { createSinks } from '../runtime/sink-settings.ts';
 import { runDlq } from './dlq-command.ts';
-import { letterSource } from './letter-source.ts';
 
 async function main(): Promise<number> {
   const loaded = configOrRefusal(process.env);
@@ -16,13 +15,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const { config } = loaded;
-  // Stderr, like the logs, so the command's own output stays clean to pipe.
-  console.error(letterSource(config));
   const logger = pino(
     { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
     pino.destination(2),
   );
-  const backends = await createBackends(config, logger);
+  // First, on stderr like the logs, so the command's own output stays clean to pipe. An operator
+  // whose shell lacks the receiver's QUEUE or KEY_PREFIX otherwise sees "no letters" and believes it.
+  console.error(`reading dead letters from ${lettersWhere(config)}`);
+  const backends = await openBackends(config, logger);
   try {
     return await runDlq(process.argv.slice(2), {
       backends,

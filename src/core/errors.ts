@@ -1,38 +1,61 @@
-/** @module The few error classes the receiver throws on purpose; `http/errors.ts` maps them to responses. */
-
-/** A configuration variable is missing or malformed, and what is wrong with it. */
-export interface ConfigIssue {
-  variable: string;
-  message: string;
-}
-
 /**
- * The configuration was refused. The message is one plain line per bad variable, e.g.
- * `invalid configuration: PORT: must be an integer from 0 to 65535`, printed as it is.
+ * @module The receiver's error family. Each error carries the status and reason it is answered
+ * with, so one error handler (`http/error-answer.ts`) answers them all, and the log line, the
+ * metric and the inspector read the same reason.
  */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly issues: readonly ConfigIssue[]) {
-    // A variable with several problems still gets one line.
-    const byVariable = new Map<string, string[]>();
-    for (const { variable, message } of issues) {
-      const messages = byVariable.get(variable) ?? [];
-      if (!messages.includes(message)) messages.push(message);
-      byVariable.set(variable, messages);
-    }
-    super(
-      [...byVariable]
-        .map(([variable, messages]) => `invalid configuration: ${variable}: ${messages.join('; ')}`)
-        .join('\n'),
-    );
+
+/** An answer the receiver gives on purpose: an HTTP status, a reason and a JSON body saying why. */
+export abstract class ReceiverError extends Error {
+  /** The HTTP status it is answered with. */
+  abstract readonly status: number;
+  /** Why, in one word: the `reason` of the log line and of the metrics. */
+  abstract readonly reason: string;
+
+  /** The JSON body of the answer. */
+  body(): Record<string, unknown> {
+    return { error: this.reason };
+  }
+
+  /** Response headers beyond Content-Type, lower-case names. */
+  headers(): Record<string, string> {
+    return {};
   }
 }
 
-/** The body is JSON but not a cohort batch. `issues` says where and why. */
-export class PayloadError extends Error {
-  override name = 'PayloadError';
-  constructor(readonly issues: PayloadIssue[]) {
-    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+/** The secret is missing or wrong (401). */
+export class UnauthorizedError extends ReceiverError {
+  override name = 'UnauthorizedError';
+  readonly status = 401;
+  readonly reason = 'unauthorized';
+}
+
+/** The body is larger than MAX_BODY_BYTES; found while reading, before it is buffered whole (413). */
+export class PayloadTooLargeError extends ReceiverError {
+  override name = 'PayloadTooLargeError';
+  readonly status = 413;
+  readonly reason = 'payload_too_large';
+  constructor(readonly limit: number) {
+    super(`body exceeds ${limit} bytes`);
+  }
+  override body() {
+    return { error: this.reason, limit: this.limit };
+  }
+  override headers() {
+    // The rest of the body was never read: close the connection rather than read it.
+    return { connection: 'close' };
+  }
+}
+
+/** The body is not JSON, or not UTF-8 (400). `detail` is the parser's message, safe to show the sender. */
+export class InvalidJsonError extends ReceiverError {
+  override name = 'InvalidJsonError';
+  readonly status = 400;
+  readonly reason = 'invalid_json';
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+  override body() {
+    return { error: this.reason, detail: this.detail };
   }
 }
 
@@ -42,41 +65,85 @@ export interface PayloadIssue {
   message: string;
 }
 
-/**
- * The receiver cannot accept right now but a retry can succeed: queue full, a backend down,
- * shutting down. Answered with 503 and `Retry-After`, so Amplitude retries and nothing is lost.
- */
-export class UnavailableError extends Error {
+/** The body is JSON but not a cohort batch (422). `issues` says where and why. */
+export class PayloadError extends ReceiverError {
+  override name = 'PayloadError';
+  readonly status = 422;
+  readonly reason = 'invalid_payload';
+  constructor(readonly issues: PayloadIssue[]) {
+    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+  }
+  override body() {
+    return { error: this.reason, issues: this.issues };
+  }
+}
+
+/** Why a retry can succeed: the queue is full, a backend is down, the process is stopping. */
+export type UnavailableReason = 'queue_full' | 'backend_unavailable' | 'shutting_down';
+
+/** Every {@link UnavailableReason}, for code that covers them all (the metric's zeroed series). */
+export const unavailableReasons: readonly UnavailableReason[] = [
+  'queue_full',
+  'backend_unavailable',
+  'shutting_down',
+];
+
+/** Not now, but a retry can succeed (503 with Retry-After), so Amplitude retries and nothing is lost. */
+export class UnavailableError extends ReceiverError {
   override name = 'UnavailableError';
+  readonly status = 503;
   constructor(
-    readonly reason: 'queue_full' | 'backend_unavailable' | 'shutting_down',
+    readonly reason: UnavailableReason,
     readonly retryAfterSeconds = 5,
     options?: ErrorOptions,
   ) {
     super(reason, options);
   }
-}
-
-/** The body is larger than MAX_BODY_BYTES; found while reading, before it is buffered whole. */
-export class PayloadTooLargeError extends Error {
-  override name = 'PayloadTooLargeError';
-  constructor(readonly limit: number) {
-    super(`body exceeds ${limit} bytes`);
+  override body() {
+    return { error: 'unavailable', reason: this.reason };
   }
-}
-
-/** The body is not JSON (or not UTF-8). `detail` is the parser's message, safe to show the sender. */
-export class InvalidJsonError extends Error {
-  override name = 'InvalidJsonError';
-  constructor(readonly detail: string) {
-    super(detail);
+  override headers() {
+    return { 'retry-after': String(this.retryAfterSeconds) };
   }
 }
 
 /**
- * The client closed, reset or timed out its connection before the body ended. Nobody waits for an
- * answer; it is logged as a rejected request, never as our error.
+ * The client closed, reset or timed out its connection before the body ended (400). Nobody reads
+ * the answer; it is logged as a rejected request, never as our error.
  */
-export class IncompleteBodyError extends Error {
+export class IncompleteBodyError extends ReceiverError {
   override name = 'IncompleteBodyError';
+  readonly status = 400;
+  readonly reason = 'incomplete_body';
+}
+
+/** A path the receiver serves, asked with a method it does not (405, RFC 9110 section 15.5.6). */
+export class MethodNotAllowedError extends ReceiverError {
+  override name = 'MethodNotAllowedError';
+  readonly status = 405;
+  readonly reason = 'method_not_allowed';
+  constructor(readonly allowed: string[]) {
+    super(`allowed: ${allowed.join(', ')}`);
+  }
+  override body() {
+    return { error: this.reason, allowed: this.allowed };
+  }
+  override headers() {
+    return { allow: this.allowed.join(', ') };
+  }
+}
+
+/** A query parameter out of range (400). */
+export class InvalidQueryError extends ReceiverError {
+  override name = 'InvalidQueryError';
+  readonly status = 400;
+  constructor(
+    readonly reason: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+  override body() {
+    return { error: this.reason, detail: this.detail };
+  }
 }

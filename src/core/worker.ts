@@ -1,22 +1,55 @@
 /**
- * @module The worker: takes batches from the queue, applies them to the store, retries with
- * backoff, and sets aside as a dead letter a batch the store keeps refusing.
+ * @module The worker: takes batches from the queue, applies them, retries with backoff, and sets
+ * aside as a dead letter a batch the store keeps refusing; then hands the changes to the sinks.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { DeliveryLog } from '../inspect/deliveries/delivery-log.ts';
-import { processName } from '../inspect/deliveries/process-name.ts';
-import type { Metrics } from '../runtime/metrics.ts';
 import type { CohortBatch } from './batch.ts';
-import type { DeadLetters } from './dead-letters/dead-letters.ts';
-import type { BatchHandler, DeliveryInfo } from './queue/queue.ts';
-import { type ChangeCounts, logAppliedBatch } from './sinks/log.ts';
+import { type DeadLetters, truncateBody } from './dead-letters/dead-letters.ts';
+import { oneTurnEach } from './event-loop-turns.ts';
+import type { ChangeCounts, ReceiverEvents } from './events.ts';
+import { type QueuedBodyDecoder, toDefaultShapeBody, UndecodableBodyError } from './payload/decode-body.ts';
+import type { BatchHandler, QueuedBatch } from './queue/queue.ts';
+import { changeFields } from './sinks/log.ts';
 import type { MembershipChange, MembershipStore } from './store/store.ts';
 
+/** A batch without its users: what the worker needs to know of an applied batch. */
+export type BatchEnvelope = Omit<CohortBatch, 'users'>;
+
+/** What applying a queued batch did. */
+export interface AppliedBatch {
+  batch: BatchEnvelope;
+  users: number;
+  changes: MembershipChange[];
+}
+
+/**
+ * Parses a queued batch and applies it to the store, atomically.
+ * @throws UndecodableBodyError when the body no longer parses; anything else is a store failure.
+ */
+export type Applier = (batch: QueuedBatch, options: { restate: boolean }) => Promise<AppliedBatch>;
+
+/**
+ * Parses and applies on the thread that calls it. One batch is parsed per turn of its event loop, so
+ * the webhooks waiting are read between one parse and the next when many batches come at once.
+ */
+export function storeApplier(store: MembershipStore, decode: QueuedBodyDecoder): Applier {
+  const nextTurn = oneTurnEach();
+  return async function applyQueued(queued, { restate }) {
+    await nextTurn();
+    const batch = decode(queued.body, queued.receivedAt);
+    const changes = await store.applyBatch(batch, { restate });
+    const { users, ...envelope } = batch;
+    return { batch: envelope, users: users.length, changes };
+  };
+}
+
 export interface WorkerDeps {
-  store: MembershipStore;
+  apply: Applier;
+  /** Reads a body back for the dead letter of a batch that failed on every attempt. */
+  decode: QueuedBodyDecoder;
   deadLetters: DeadLetters;
-  metrics: Metrics;
+  events: ReceiverEvents;
   logger: Logger;
   /** Attempts before a batch becomes a dead letter. @default 5 */
   maxAttempts?: number;
@@ -24,11 +57,9 @@ export interface WorkerDeps {
   backoffMs?: (retry: number) => number;
   /**
    * Called with the effective changes after each commit: where sinks plug in. The batch leaves the
-   * queue only once it resolves; if it rejects, the queue delivers the batch again (restated).
+   * queue only once it resolves; if it rejects, the queue hands the batch over again (restated).
    */
-  onChanges?: (changes: MembershipChange[], batch: CohortBatch) => Promise<void>;
-  /** Gets each applied batch's result, before its sinks run (the inspector's deliveries). @default none */
-  deliveryLog?: DeliveryLog | undefined;
+  onChanges?: (changes: MembershipChange[], messageId: string) => Promise<void>;
   now?: () => number;
 }
 
@@ -39,88 +70,112 @@ const defaultBackoff = (retry: number) => Math.min(5000, 100 * 2 ** (retry - 1))
 
 /** Returns the handler to give to `queue.consume`. It resolves once the batch is applied or set aside. */
 export function createWorker(deps: WorkerDeps): BatchHandler {
-  const { store, metrics, logger } = deps;
+  const { events, logger } = deps;
   const maxAttempts = deps.maxAttempts ?? defaultApplyMaxAttempts;
   const backoffMs = deps.backoffMs ?? defaultBackoff;
   const now = deps.now ?? Date.now;
-  const worker = processName();
 
-  return async function applyFromQueue(batch: CohortBatch, delivery: DeliveryInfo) {
-    const log = logger.child({ message_id: batch.messageId, cohort_id: batch.cohortId });
-    if (delivery.attempt > maxAttempts) {
-      // A durable queue delivered it this often and it never completed: each time, the process died
-      // applying it (a crash, an OOM kill). Applying it again would only kill the next worker.
+  return async function applyFromQueue(queued, handOver) {
+    const log = logger.child({ message_id: queued.messageId });
+    if (handOver.attempt > maxAttempts) {
+      // Handed over this often without completing: each time, the process died applying it (a
+      // crash, an OOM kill). Applying it again would only kill the next worker.
       const crashLoop = new Error(
-        `delivered ${delivery.attempt} times without completing; a worker may be crashing on it`,
+        `delivered ${handOver.attempt} times without completing; a worker may be crashing on it`,
       );
       crashLoop.name = 'RedeliveryLimitError';
-      return setAside(batch, crashLoop, delivery.attempt - 1, deps, log);
+      return setAside(queued, crashLoop, handOver.attempt - 1, deps, log);
     }
-    let changes: MembershipChange[] | undefined;
-    for (let attempt = 1; changes === undefined; attempt += 1) {
+    let applied: AppliedBatch | undefined;
+    for (let attempt = 1; applied === undefined; attempt += 1) {
       try {
-        // Delivered again (a durable queue after a crash) or retried (a failed commit may still have
-        // landed): an earlier apply may have committed without its changes reaching the sinks, so
-        // ask the store to restate what this batch's users hold. Sinks get them at least once.
-        const restate = delivery.attempt > 1 || attempt > 1;
-        changes = await store.applyBatch(batch, { restate, source: delivery.source });
+        // Handed over again (after a crash) or retried (a failed commit may still have landed): an
+        // earlier apply may have committed before its changes reached the sinks, so the store
+        // restates what this batch's users hold. Sinks get every change at least once.
+        applied = await deps.apply(queued, { restate: handOver.attempt > 1 || attempt > 1 });
       } catch (error) {
-        metrics.applyErrors.inc();
-        if (attempt >= maxAttempts) return setAside(batch, error as Error, attempt, deps, log);
+        if (error instanceof UndecodableBodyError) return quarantine(queued, error, deps);
+        events.emit('applyFailed', { messageId: queued.messageId, attempt, error: error as Error });
+        if (attempt >= maxAttempts) return setAside(queued, error as Error, attempt, deps, log);
         log.warn({ err: error, attempt }, 'apply failed, will retry');
         await sleep(backoffMs(attempt));
       }
     }
-    // Read from the queue when it knows: `batch.users` may be parsed only on read (src/queue/memory.ts).
-    const users = delivery.users ?? batch.users.length;
-    metrics.appliedUsers.inc(users);
-    const lagMs = Math.max(0, now() - delivery.acceptedAt);
-    metrics.applyLagSeconds.observe(lagMs / 1000);
+    const { batch, users, changes } = applied;
+    const lagMs = Math.max(0, now() - handOver.acceptedAt);
     const counts = countChanges(users, changes);
-    for (const kind of changeKinds) metrics.changes.inc({ kind }, counts[kind]);
-    logAppliedBatch(log, { inCohort: batch.inCohort, users, counts }, changes, lagMs);
-    deps.deliveryLog?.recordApplied({
-      messageId: batch.messageId,
-      appliedAt: now(),
-      lagMs,
-      worker,
+    log.info(
+      {
+        cohort_id: batch.cohortId,
+        direction: batch.inCohort ? 'in' : 'out',
+        users,
+        ...counts,
+        lag_ms: Math.round(lagMs),
+      },
+      'batch applied',
+    );
+    if (log.isLevelEnabled('debug'))
+      for (const change of changes) log.debug(changeFields(change), 'membership change');
+    const { cohortId, cohortName, inCohort, messageId } = batch;
+    events.emit('applied', {
+      messageId,
+      cohortId,
+      cohortName,
+      inCohort,
+      users,
       ...counts,
-      sinks: [],
+      lagMs,
+      appliedAt: now(),
+      changes,
     });
     // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
-    if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, batch);
+    if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, messageId);
   };
 }
 
-const changeKinds = ['entered', 'left', 'updated'] as const;
-
-/**
- * What an apply changed, counted once for the metrics, the log line and the inspector. Restated
- * changes (a redelivery) changed nothing, so they count as unchanged.
- */
+/** Restated changes (a redelivery) changed nothing, so they count as unchanged. */
 function countChanges(users: number, changes: readonly MembershipChange[]): ChangeCounts {
   const counts = { entered: 0, left: 0, updated: 0 };
   for (const change of changes) if (!change.restated) counts[change.kind] += 1;
   return { ...counts, unchanged: Math.max(0, users - counts.entered - counts.left - counts.updated) };
 }
 
-async function setAside(batch: CohortBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {
+async function setAside(queued: QueuedBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {
+  const reason = `${error.name}: ${error.message} (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`;
+  let cohortId: string | undefined;
   try {
-    await deps.deadLetters.add({
-      kind: 'failed',
-      reason: `${error.name}: ${error.message} (after ${attempts} attempts)`,
-      body: JSON.stringify(batch),
-      messageId: batch.messageId,
-    });
+    // The normalised batch, in Amplitude's default shape: a replay queues it again as it is.
+    const batch = deps.decode(queued.body, queued.receivedAt);
+    cohortId = batch.cohortId;
+    const body = toDefaultShapeBody(batch);
+    await deps.deadLetters.add({ kind: 'failed', reason, body, messageId: queued.messageId });
   } catch (letterError) {
-    // The dead letters share the store's SQLite file, so a lock or a full disk that fails the apply
-    // fails this too. Throw: the queue then delivers the batch again rather than drop what was acked.
+    // The dead letters may share the store's file, so a lock or a full disk that fails the apply
+    // fails this too. Throw: the queue then hands the batch over again rather than drop what was acked.
     log.error(
-      { err: letterError, apply_error: `${error.name}: ${error.message}`, attempts },
+      { err: letterError, cohort_id: cohortId, apply_error: `${error.name}: ${error.message}`, attempts },
       'apply failed on every attempt and the dead letter could not be written; the batch will be delivered again',
     );
     throw letterError;
   }
-  deps.metrics.deadLetters.inc({ kind: 'failed' });
-  log.error({ err: error, attempts }, 'apply failed on every attempt; batch set aside as a dead letter');
+  deps.events.emit('deadLettered', { kind: 'failed', messageId: queued.messageId });
+  log.error(
+    { err: error, cohort_id: cohortId, attempts },
+    'apply failed on every attempt; batch set aside as a dead letter',
+  );
+}
+
+/** A body the parser refuses since it was accepted goes to the quarantine, as it is, to replay once fixed. */
+async function quarantine(queued: QueuedBatch, error: UndecodableBodyError, deps: WorkerDeps) {
+  await deps.deadLetters.add({
+    kind: 'rejected',
+    reason: `queued, then undecodable: ${error.message}`,
+    messageId: queued.messageId,
+    ...truncateBody(queued.body),
+  });
+  deps.events.emit('deadLettered', { kind: 'rejected', messageId: queued.messageId });
+  deps.logger.error(
+    { message_id: queued.messageId, err: error },
+    'a queued batch no longer parses; quarantined',
+  );
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { DeadLetters, Letter } from '../core/dead-letters/dead-letters.ts';
 import type { Queue } from '../core/queue/queue.ts';
 import type { MembershipStore } from '../core/store/store.ts';
-import type { ReplayOutcome } from '../replay/replay-letter.ts';
+import type { ReplayOutcome } from '../runtime/extension.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { DeliveryLog } from './deliveries/delivery-log.ts';
 

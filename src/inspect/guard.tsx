@@ -48,7 +48,7 @@ export function accessGuard({ base, sessions }: GuardOptions): MiddlewareHandler
     if (found === undefined || found === 'expired') {
       const reason = found === 'expired' ? 'session_expired' : 'login_required';
       if (c.req.method === 'GET' && wantsHtml(c)) {
-        c.get('logFields').reason = reason;
+        c.get('logLine').reason = reason;
         const next = encodeURIComponent(c.req.path + new URL(c.req.url).search);
         const why = found === 'expired' ? '&expired=1' : '';
         return c.redirect(`${base}/login?next=${next}${why}`, 303);

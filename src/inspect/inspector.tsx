@@ -68,7 +68,7 @@ export function createInspector(deps: InspectorDeps): Inspector {
   const app = new Hono<InspectorEnv>();
   app.use(async (c, next) => {
     // Mounted in the receiver, its request log set this; alone (tests), the inspector sets it.
-    if (c.get('logFields') === undefined) c.set('logFields', {});
+    if (c.get('logLine') === undefined) c.set('logLine', {});
     await next();
     c.header('Cache-Control', 'no-store');
   });

@@ -62,8 +62,9 @@ export function letterCohorts(letter: Letter): string[] {
   const body = safeJson(letter.body);
   if (typeof body !== 'object' || body === null) return [];
   const record = body as Record<string, unknown>;
+  // A failed batch is kept in Amplitude's default shape (earlier releases kept the normalised batch).
+  if (letter.kind !== 'sink' && typeof record.cohort_id === 'string') return [record.cohort_id];
   if (letter.kind === 'failed' && typeof record.cohortId === 'string') return [record.cohortId];
-  if (letter.kind === 'rejected' && typeof record.cohort_id === 'string') return [record.cohort_id];
   if (letter.kind === 'sink' && Array.isArray(record.changes)) {
     const ids = new Set<string>();
     for (const change of record.changes) {

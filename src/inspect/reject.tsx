@@ -16,7 +16,7 @@ export function reject(
   error: string,
   detail: string,
 ) {
-  const fields = c.get('logFields');
+  const fields = c.get('logLine');
   fields.reason = error;
   fields.detail = detail;
   if (!wantsHtml(c)) return c.json({ error, detail }, status);

@@ -8,9 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { type DeliveryRules, deliverUntilHandled } from '../core/queue/hand-over.ts';
+import { type HandOverRules, handOverUntilDone } from '../core/queue/hand-over.ts';
 import type { QueueConsumer } from '../runtime/durable-queue.ts';
-import type { BodyDecoder, UndecodableHandler } from '../runtime/stored-batch.ts';
 import { connectBlockingRedis } from './connection.ts';
 import type { QueueKeys } from './queue-keys.ts';
 import { acknowledgeBatch, claimStaleBatch, keepBatchesClaimed } from './queue-scripts.ts';
@@ -21,8 +20,6 @@ export interface RedisConsumerOptions {
   /** The request-path connection: heartbeats use it, and the blocking connection copies its settings. */
   redis: Redis;
   keys: QueueKeys;
-  decodeBody: BodyDecoder | undefined;
-  onUndecodable: UndecodableHandler;
   /** How long another consumer's entry must sit unacknowledged before it is claimed. */
   claimIdleMs: number;
   redeliveryDelayMs: number;
@@ -41,7 +38,7 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
   const { redis, keys, claimIdleMs, now } = options;
   const consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
-  let rules: DeliveryRules<StreamEntry> | undefined;
+  let rules: HandOverRules<StreamEntry> | undefined;
   let blocking: Redis | undefined;
   let reading = true;
   let closed = false;
@@ -173,12 +170,12 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
   };
 
   const toEntry = (id: string, fields: string[], deliveries: number) =>
-    readStreamEntry(id, fields, deliveries, options.decodeBody);
+    readStreamEntry(id, fields, deliveries);
 
   /** Hands one entry to the handler until it resolves, then acknowledges it. */
   const deliver = async (reader: Redis, entry: StreamEntry) => {
     // biome-ignore lint/style/noNonNullAssertion: the read loop only runs once start() set them.
-    if (!(await deliverUntilHandled(entry, rules!))) return;
+    if (!(await handOverUntilDone(entry, rules!))) return;
     // On the blocking connection, which waits for Redis to come back rather than failing.
     await runScript(reader, acknowledgeBatch, [
       keys.stream,
@@ -194,7 +191,7 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
    * still sees the right attempt number.
    */
   const countRedelivery = async (entry: StreamEntry, attempt: number) => {
-    if (attempt === entry.firstAttempt || blocking === undefined) return;
+    if (attempt === entry.handedOver + 1 || blocking === undefined) return;
     await blocking.xclaim(keys.stream, keys.group, consumer, 0, entry.id, 'RETRYCOUNT', attempt, 'JUSTID');
   };
 
@@ -209,7 +206,6 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
     start(handler) {
       rules = {
         handler,
-        onUndecodable: options.onUndecodable,
         redeliveryDelayMs: options.redeliveryDelayMs,
         isClosed: () => closed,
         beforeAttempt: countRedelivery,

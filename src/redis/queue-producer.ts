@@ -3,10 +3,9 @@
  * only after Redis did it), requeueing a dead letter, and what the stream holds.
  */
 import type { Redis } from 'ioredis';
-import type { CohortBatch } from '../core/batch.ts';
 import { UnavailableError } from '../core/errors.ts';
+import type { QueuedBatch } from '../core/queue/queue.ts';
 import type { QueueProducer } from '../runtime/durable-queue.ts';
-import { type BodyDecoder, type StoredBatch, toStoredBatch } from '../runtime/stored-batch.ts';
 import type { QueueKeys } from './queue-keys.ts';
 import { acceptBatch, requeueBatch } from './queue-scripts.ts';
 import { runScript } from './script.ts';
@@ -18,7 +17,6 @@ export interface RedisProducerOptions {
   keys: QueueKeys;
   dedupeTtlSeconds: number;
   maxUsers: number;
-  decodeBody: BodyDecoder | undefined;
   now: () => number;
 }
 
@@ -26,17 +24,16 @@ export function createRedisProducer(options: RedisProducerOptions): QueueProduce
   const { redis, keys, now } = options;
 
   /** The accept and requeue scripts' last five ARGV: what the stream entry holds. */
-  const entryArgs = (batch: CohortBatch, stored: StoredBatch) => [
-    batch.users.length,
+  const entryArgs = (batch: QueuedBatch) => [
+    batch.users,
     batch.messageId,
-    stored.format,
-    stored.receivedAtMs,
-    stored.body,
+    'raw',
+    batch.receivedAt,
+    batch.body,
   ];
 
   return {
-    async accept(batch, source) {
-      const stored = toStoredBatch(batch, source, options.decodeBody, now());
+    async accept(batch) {
       let result: unknown;
       try {
         result = await runScript(redis, acceptBatch, [
@@ -45,7 +42,7 @@ export function createRedisProducer(options: RedisProducerOptions): QueueProduce
           keys.waitingUsers,
           options.dedupeTtlSeconds,
           options.maxUsers,
-          ...entryArgs(batch, stored),
+          ...entryArgs(batch),
         ]);
       } catch (error) {
         // Down, reconnecting, timed out or out of memory: nothing was promised, the sender retries.
@@ -56,8 +53,7 @@ export function createRedisProducer(options: RedisProducerOptions): QueueProduce
     },
 
     async requeue(batch) {
-      const stored = toStoredBatch(batch, undefined, undefined, now());
-      await runScript(redis, requeueBatch, [keys.stream, keys.waitingUsers, ...entryArgs(batch, stored)]);
+      await runScript(redis, requeueBatch, [keys.stream, keys.waitingUsers, ...entryArgs(batch)]);
     },
 
     async isEmpty() {

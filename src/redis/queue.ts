@@ -8,7 +8,6 @@
 import type { Redis } from 'ioredis';
 import type { Queue } from '../core/queue/queue.ts';
 import { composeQueue } from '../runtime/durable-queue.ts';
-import type { BodyDecoder, UndecodableHandler } from '../runtime/stored-batch.ts';
 import { createRedisConsumer } from './queue-consumer.ts';
 import { queueKeys } from './queue-keys.ts';
 import { createRedisProducer } from './queue-producer.ts';
@@ -22,10 +21,6 @@ export interface RedisQueueOptions {
   dedupeTtlSeconds: number;
   /** Users waiting in the stream before `accept` answers queue_full. One batch is always let in when empty. */
   maxUsers: number;
-  /** Reads back the raw bodies `accept` was given; without it the batch is kept as JSON. */
-  decodeBody?: BodyDecoder;
-  /** Where an entry goes that cannot be read back (a parser grown stricter since it was accepted). */
-  onUndecodable: UndecodableHandler;
   /** How long another consumer's entry must sit unacknowledged before it is claimed. @default 30_000 */
   claimIdleMs?: number;
   /** Wait before delivering again a batch whose handler threw. @default 1000 */
@@ -42,8 +37,8 @@ export interface RedisQueueOptions {
 /** REDIS_CLAIM_IDLE_MS when unset. */
 export const defaultClaimIdleMs = 30_000;
 
-export function createRedisQueue(options: RedisQueueOptions): Queue {
-  const { redis, decodeBody } = options;
+export function createRedisQueue(options: RedisQueueOptions): Queue & Required<Pick<Queue, 'requeue'>> {
+  const { redis } = options;
   const now = options.now ?? Date.now;
   const keys = queueKeys(options.keyPrefix);
   const producer = createRedisProducer({
@@ -51,14 +46,11 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
     keys,
     dedupeTtlSeconds: options.dedupeTtlSeconds,
     maxUsers: options.maxUsers,
-    decodeBody,
     now,
   });
   const consumer = createRedisConsumer({
     redis,
     keys,
-    decodeBody,
-    onUndecodable: options.onUndecodable,
     claimIdleMs: options.claimIdleMs ?? defaultClaimIdleMs,
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
     readCount: options.readCount ?? 10,

@@ -2,15 +2,13 @@
  * @module One batch as an entry of the Redis queue's stream: the fields the accept and requeue
  * scripts write (redis-scripts.ts), read back here.
  */
-import type { QueuedEntry } from '../core/queue/hand-over.ts';
-import { type BodyDecoder, fromStoredBatch, type StoredFormat, sourceOf } from '../runtime/stored-batch.ts';
+import type { WaitingBatch } from '../core/queue/hand-over.ts';
+import { queuedBody, type StoredFormat } from '../runtime/stored-batch.ts';
 
 /** A stream entry read or claimed by a consumer. */
-export interface StreamEntry extends QueuedEntry {
+export interface StreamEntry extends WaitingBatch {
   /** The stream entry id (`<epoch ms>-<sequence>`). */
   id: string;
-  /** Users in the batch, subtracted from the waiting-users counter when it is acknowledged. */
-  users: number;
 }
 
 /**
@@ -18,25 +16,18 @@ export interface StreamEntry extends QueuedEntry {
  * this time included. Entries written before the fields had names (`m u f t b`) are read too, so
  * a backlog left by an older release is still delivered.
  */
-export function readStreamEntry(
-  id: string,
-  fields: string[],
-  deliveries: number,
-  decodeBody: BodyDecoder | undefined,
-): StreamEntry {
+export function readStreamEntry(id: string, fields: string[], deliveries: number): StreamEntry {
   const field = Object.fromEntries(pairs(fields));
   const body = String(field.body ?? field.b ?? '');
   const format: StoredFormat = (field.format ?? field.f) === 'raw' ? 'raw' : 'batch';
-  const receivedAtMs = Number(field.received_at ?? field.t ?? 0);
   return {
     id,
     messageId: String(field.message_id ?? field.m ?? ''),
     users: Number(field.users ?? field.u ?? 0),
-    body,
+    body: queuedBody(format, body),
+    receivedAt: Number(field.received_at ?? field.t ?? 0),
     acceptedAt: entryTime(id),
-    firstAttempt: deliveries,
-    decode: () => fromStoredBatch({ format, body, receivedAtMs }, decodeBody),
-    source: sourceOf({ format, body, receivedAtMs }),
+    handedOver: deliveries - 1,
   };
 }
 

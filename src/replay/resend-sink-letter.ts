@@ -5,7 +5,7 @@
 import type { CohortBatch } from '../core/batch.ts';
 import type { Letter } from '../core/dead-letters/dead-letters.ts';
 import type { SinkLetterBody } from '../core/sinks/dispatcher.ts';
-import { deliverWithRetries, type RetryOptions } from '../core/sinks/retry.ts';
+import { type RetryOptions, sendWithRetries } from '../core/sinks/retry.ts';
 import type { Sink } from '../core/sinks/sink.ts';
 import type { MembershipChange, MembershipStore } from '../core/store/store.ts';
 
@@ -44,7 +44,7 @@ export async function replaySinkLetter(
   }
   const batchSize = sink.batchSize ?? Number.POSITIVE_INFINITY;
   for (let start = 0; start < current.length; start += batchSize) {
-    const failure = await deliverWithRetries(sink, current.slice(start, start + batchSize), deps);
+    const failure = await sendWithRetries(sink, current.slice(start, start + batchSize), deps);
     if (failure) {
       throw new Error(
         `sink "${sink.name}" still refuses after ${failure.attempts} attempts: ${failure.error.message}`,

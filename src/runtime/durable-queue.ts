@@ -2,14 +2,13 @@
  * @module A durable queue (SQLite, Redis) as a producing side and a consuming side put together:
  * what the Queue port adds on top of them (refusing while shutting down, draining) is written here once.
  */
-import type { CohortBatch } from '../core/batch.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError } from '../core/errors.ts';
-import { waitUntil } from '../core/queue/hand-over.ts';
-import type { AcceptOutcome, BatchHandler, BatchSource, Queue, QueueStats } from '../core/queue/queue.ts';
+import type { AcceptOutcome, BatchHandler, Queue, QueuedBatch, QueueStats } from '../core/queue/queue.ts';
 
 export interface QueueProducer {
-  accept(batch: CohortBatch, source: BatchSource | undefined): Promise<AcceptOutcome>;
-  requeue(batch: CohortBatch): Promise<void>;
+  accept(batch: QueuedBatch): Promise<AcceptOutcome>;
+  requeue(batch: QueuedBatch): Promise<void>;
   /** True when the backend holds no batch, in a consumer's hands or not. */
   isEmpty(): Promise<boolean>;
   stats(): Promise<QueueStats>;
@@ -40,9 +39,9 @@ export function composeQueue(
 ): Queue & { requeue: QueueProducer['requeue'] } {
   let accepting = true;
   return {
-    async accept(batch, source) {
+    async accept(batch) {
       if (!accepting) throw new UnavailableError('shutting_down');
-      return producer.accept(batch, source);
+      return producer.accept(batch);
     },
     requeue: producer.requeue,
     consume: consumer.start,
@@ -74,4 +73,17 @@ export function composeQueue(
       consumer.close();
     },
   };
+}
+
+/**
+ * Resolves true as soon as `done()` holds, false once `timeoutMs` of real time passed first: the
+ * backend is asked, since other processes fill and empty it too.
+ */
+async function waitUntil(done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (performance.now() >= deadline) return false;
+    await sleep(10);
+  }
 }

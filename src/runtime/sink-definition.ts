@@ -4,7 +4,8 @@
  * `src/sinks/registry.ts` lists the definitions: adding a sink is one line there.
  */
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { createLogSink } from '../core/sinks/log.ts';
 import type { Sink } from '../core/sinks/sink.ts';
 
 export interface SinkContext {
@@ -33,3 +34,10 @@ export function defineSink<Settings extends z.ZodObject>(
 export function settingsPrefix(name: string): string {
   return `SINK_${name.toUpperCase().replaceAll('-', '_')}_`;
 }
+
+/** The core's `log` sink, which has no settings. */
+export const logSink = defineSink({
+  kind: 'log',
+  settings: z.object({}),
+  create: (_settings, { name, logger }) => createLogSink(logger, name),
+});

@@ -4,33 +4,23 @@
  * stops start-up with the same one line per variable as any other setting.
  */
 import { type Logger, pino } from 'pino';
-import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 import type { Sink } from '../core/sinks/sink.ts';
+import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { type SinkDefinition, settingsPrefix } from './sink-definition.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A whole-number setting, with one message a reader of the refusal understands. */
-export function integer(defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER) {
-  const error =
-    max === Number.MAX_SAFE_INTEGER
-      ? `must be an integer, at least ${min}`
-      : `must be an integer from ${min} to ${max}`;
-  return z.coerce
-    .number({ error })
-    .int({ error })
-    .min(min, { error })
-    .max(max, { error })
-    .default(defaultValue);
-}
-
 /** One sink `SINKS` names, with its checked settings. */
 export interface SinkSetup {
-  kind: string;
+  definition: SinkDefinition;
   /** `kind`, or `kind-label` for `kind:label`: names it in logs, metrics, dead letters, variables. */
   name: string;
   settings: Record<string, unknown>;
+}
+
+/** Builds the sinks `SINKS` names, in that order, from the settings loadConfig checked. */
+export function createSinks(setups: readonly SinkSetup[], logger: Logger): Sink[] {
+  return setups.map(({ definition, name, settings }) => definition.create(settings, { name, logger }));
 }
 
 const entryPattern = /^([a-z][a-z0-9-]*)(?::([a-z][a-z0-9-]*))?$/;
@@ -61,7 +51,7 @@ export function readSinkSetups(
     if (setups.some((setup) => setup.name === name)) continue;
     const read = readSettings(definition, name, env);
     if ('issues' in read) issues.push(...read.issues);
-    else setups.push({ kind, name, settings: read.settings });
+    else setups.push({ definition, name, settings: read.settings });
   }
   return { setups, issues };
 }

@@ -8,8 +8,8 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import { changeKey, type Sink, SinkError } from '../core/sinks/sink.ts';
 import type { MembershipChange } from '../core/store/store.ts';
+import { integer } from '../runtime/settings.ts';
 import { defineSink } from '../runtime/sink-definition.ts';
-import { integer } from '../runtime/sink-settings.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 /** HEADERS: a JSON object, the one format in which any header value can be written. */
@@ -208,7 +208,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     name,
     batchSize,
     concurrency,
-    async deliver(changes) {
+    async send(changes) {
       await requests.add(() => post(changes), { signal: closing.signal });
     },
     async close() {

@@ -1,42 +1,31 @@
 /**
- * @module The SQLite queue's consuming side: delivers the inbox's head row until its handler
- * resolves, then removes it, either after the handler or inside the store's own transaction
- * (`completeWith`, the exactly-once hook); looks again when woken, or after a pause for rows another
- * process added.
+ * @module The SQLite queue's consuming side: hands the inbox's head row over until its handler
+ * resolves, then removes it; looks again when woken, or after a pause for rows another process added.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
-import { type DeliveryRules, deliverUntilHandled, type QueuedEntry } from '../core/queue/hand-over.ts';
+import { type HandOverRules, handOverUntilDone, type WaitingBatch } from '../core/queue/hand-over.ts';
 import type { QueueConsumer } from '../runtime/durable-queue.ts';
-import {
-  type BodyDecoder,
-  fromStoredBatch,
-  sourceOf,
-  type UndecodableHandler,
-} from '../runtime/stored-batch.ts';
+import { queuedBody } from '../runtime/stored-batch.ts';
 import type { InboxRow } from './inbox-schema.ts';
 
 export interface SqliteConsumerOptions {
-  decodeBody: BodyDecoder | undefined;
-  onUndecodable: UndecodableHandler;
   redeliveryDelayMs: number;
   /** How often an idle consumer looks for rows another process (the dlq CLI) inserted. */
   pollIntervalMs: number;
-  /** Told when a delivered row left the inbox, with its users. */
+  /** Told when a handed-over row left the inbox, with its users. */
   onRemoved: (users: number) => void;
 }
 
 export interface SqliteConsumer extends QueueConsumer {
   /** Looks at the inbox at once instead of after the poll interval. */
   wake(): void;
-  /** See SqliteQueue.completeWith. */
-  completeWith<T>(messageId: string, apply: () => T): T;
 }
 
 const SELECT_HEAD =
   'SELECT id, message_id, users, accepted_at, attempts, format, received_at, body FROM queue_inbox ORDER BY id LIMIT 1';
 
-type InboxEntry = QueuedEntry & { id: number };
+type InboxEntry = WaitingBatch & { id: number };
 
 /** Expects the tables (`createQueueTables`). */
 export function createSqliteConsumer(db: Database, options: SqliteConsumerOptions): SqliteConsumer {
@@ -44,16 +33,12 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
   const selectHead = db.prepare<[], InboxRow>(SELECT_HEAD);
   const countAttempt = db.prepare<[number]>('UPDATE queue_inbox SET attempts = attempts + 1 WHERE id = ?');
   const deleteEntry = db.prepare<[number]>('DELETE FROM queue_inbox WHERE id = ?');
-  const completeInTransaction = db.transaction((id: number, apply: () => unknown) => {
-    deleteEntry.run(id);
-    return apply();
-  });
 
-  let rules: DeliveryRules<InboxEntry> | undefined;
+  let rules: HandOverRules<InboxEntry> | undefined;
   let reading = true;
   let closed = false;
   let running = false;
-  let delivering: { id: number; messageId: string; completed: boolean } | undefined;
+  let holding = false;
   /** Set while the loop waits for work: ends the wait at once. */
   let endWait: (() => void) | undefined;
   const waitForWork = (ms: number) =>
@@ -67,34 +52,30 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       endWait = undefined;
     });
 
-  const toEntry = (row: InboxRow): InboxEntry => {
-    const stored = { format: row.format, body: row.body, receivedAtMs: row.received_at };
-    return {
-      id: row.id,
-      messageId: row.message_id,
-      body: row.body,
-      acceptedAt: row.accepted_at,
-      firstAttempt: row.attempts + 1,
-      decode: () => fromStoredBatch(stored, options.decodeBody),
-      source: sourceOf(stored),
-    };
-  };
+  const toEntry = (row: InboxRow): InboxEntry => ({
+    id: row.id,
+    messageId: row.message_id,
+    users: row.users,
+    body: queuedBody(row.format, row.body),
+    receivedAt: row.received_at,
+    acceptedAt: row.accepted_at,
+    handedOver: row.attempts,
+  });
 
-  /** Delivers the head row until its handler resolves, then removes it (unless `completeWith` did). */
-  const deliver = async (row: InboxRow) => {
-    const current = { id: row.id, messageId: row.message_id, completed: false };
-    delivering = current;
+  /** Hands the head row over until its handler resolves, then removes it. */
+  const handOver = async (row: InboxRow) => {
+    holding = true;
     try {
       // biome-ignore lint/style/noNonNullAssertion: the loop only runs once start() set them.
-      if (!(await deliverUntilHandled(toEntry(row), rules!))) return;
-      if (!current.completed) deleteEntry.run(row.id);
+      if (!(await handOverUntilDone(toEntry(row), rules!))) return;
+      deleteEntry.run(row.id);
       options.onRemoved(row.users);
     } finally {
-      delivering = undefined;
+      holding = false;
     }
   };
 
-  const deliveryLoop = async () => {
+  const readLoop = async () => {
     while (!closed && reading) {
       let row: InboxRow | undefined;
       try {
@@ -103,7 +84,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
         row = undefined; // busy or closing: look again after a pause
       }
       if (row === undefined) await waitForWork(pollIntervalMs);
-      else await deliver(row).catch(() => sleep(pollIntervalMs));
+      else await handOver(row).catch(() => sleep(pollIntervalMs));
     }
   };
 
@@ -112,7 +93,6 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       const started = rules !== undefined;
       rules = {
         handler,
-        onUndecodable: options.onUndecodable,
         redeliveryDelayMs: options.redeliveryDelayMs,
         isClosed: () => closed,
         // Counted before each attempt, in the file: a crash during it still counts.
@@ -120,7 +100,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       };
       if (started) return;
       running = true;
-      void deliveryLoop().finally(() => {
+      void readLoop().finally(() => {
         running = false;
       });
     },
@@ -130,14 +110,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       endWait?.();
     },
     hasStopped: () => !running,
-    holdsNothing: () => delivering === undefined,
-    completeWith(messageId, apply) {
-      const current = delivering;
-      if (current?.messageId !== messageId) return apply();
-      const result = completeInTransaction.immediate(current.id, apply);
-      current.completed = true;
-      return result as ReturnType<typeof apply>;
-    },
+    holdsNothing: () => !holding,
     close() {
       closed = true;
       endWait?.();

@@ -4,21 +4,13 @@
  * QUEUE_MAX_USERS bound, purging expired marks, and what the inbox holds.
  */
 import type { Database } from 'better-sqlite3';
-import type { CohortBatch } from '../core/batch.ts';
 import { UnavailableError } from '../core/errors.ts';
-import type { AcceptOutcome } from '../core/queue/queue.ts';
+import type { AcceptOutcome, QueuedBatch } from '../core/queue/queue.ts';
 import type { QueueProducer } from '../runtime/durable-queue.ts';
-import {
-  type BodyDecoder,
-  type StoredBatch,
-  type StoredFormat,
-  toStoredBatch,
-} from '../runtime/stored-batch.ts';
 
 export interface SqliteProducerOptions {
   dedupeTtlSeconds: number;
   maxUsers: number;
-  decodeBody: BodyDecoder | undefined;
   /** How often expired dedupe marks are deleted. */
   purgeIntervalMs: number;
   /** Told after rows were added, to wake a waiting consumer. */
@@ -33,7 +25,7 @@ ON CONFLICT (message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE qu
 const IS_SEEN = 'SELECT 1 FROM queue_seen WHERE message_id = ? AND expires_at > ?';
 const INSERT_ENTRY = `
 INSERT INTO queue_inbox (message_id, users, accepted_at, attempts, format, received_at, body)
-VALUES (?, ?, ?, 0, ?, ?, ?)`;
+VALUES (?, ?, ?, 0, 'raw', ?, ?)`;
 const PURGE_EXPIRED = `
 DELETE FROM queue_seen WHERE message_id IN
   (SELECT message_id FROM queue_seen WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`;
@@ -41,8 +33,7 @@ const PURGE_CHUNK = 1000;
 const PURGE_MAX_CHUNKS = 20;
 
 interface PendingAccept {
-  batch: CohortBatch;
-  stored: StoredBatch;
+  batch: QueuedBatch;
   outcome: AcceptOutcome | undefined;
   resolve: (outcome: AcceptOutcome) => void;
   reject: (error: Error) => void;
@@ -59,7 +50,7 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
   const ttlMs = options.dedupeTtlSeconds * 1000;
   const markSeen = db.prepare<[string, number, number]>(MARK_SEEN);
   const isSeen = db.prepare<[string, number], 1>(IS_SEEN).pluck();
-  const insertEntry = db.prepare<[string, number, number, StoredFormat, number, string]>(INSERT_ENTRY);
+  const insertEntry = db.prepare<[string, number, number, number, string]>(INSERT_ENTRY);
   const anyWaiting = db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM queue_inbox)').pluck();
   const sumUsers = db.prepare<[], number>('SELECT total(users) FROM queue_inbox').pluck();
   const readStats = db.prepare<[], { batches: number; users: number; oldest: number | null }>(
@@ -68,19 +59,19 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
   const purgeExpired = db.prepare<[number, number]>(PURGE_EXPIRED);
   const ping = db.prepare('SELECT 1');
 
-  const enqueue = (batch: CohortBatch, { format, receivedAtMs, body }: StoredBatch) =>
-    insertEntry.run(batch.messageId, batch.users.length, now(), format, receivedAtMs, body);
+  const enqueue = ({ messageId, users, receivedAt, body }: QueuedBatch) =>
+    insertEntry.run(messageId, users, now(), receivedAt, body);
   // One transaction for every accept that arrived in the same turn of the event loop (group
   // commit): a commit's fixed cost (locks, WAL frame, index update) is then shared by all of them.
   const acceptAllInTransaction = db.transaction((accepts: PendingAccept[]) => {
     const at = now();
     for (const pending of accepts) {
-      const { batch, stored } = pending;
+      const { batch } = pending;
       if (markSeen.run(batch.messageId, at + ttlMs, at).changes === 0) {
         pending.outcome = 'duplicate';
         continue;
       }
-      enqueue(batch, stored);
+      enqueue(batch);
       pending.outcome = 'accepted';
     }
   });
@@ -95,13 +86,13 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
     } catch (error) {
       // A full disk or a file locked past busy_timeout: nothing was written, the senders retry.
       for (const { batch, reject } of accepts) {
-        waitingUsers -= batch.users.length;
+        waitingUsers -= batch.users;
         reject(new UnavailableError('backend_unavailable', 5, { cause: error }));
       }
       return;
     }
     for (const { batch, outcome, resolve } of accepts) {
-      if (outcome === 'duplicate') waitingUsers -= batch.users.length;
+      if (outcome === 'duplicate') waitingUsers -= batch.users;
       resolve(outcome ?? 'duplicate');
     }
     onEnqueued();
@@ -134,9 +125,9 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
   purgeTimer.unref();
 
   return {
-    async accept(batch, source) {
+    async accept(batch) {
       try {
-        if (wouldOverflow(batch.users.length)) {
+        if (wouldOverflow(batch.users)) {
           if (isSeen.get(batch.messageId, now()) !== undefined) return 'duplicate';
           throw new UnavailableError('queue_full');
         }
@@ -144,17 +135,16 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
         if (error instanceof UnavailableError) throw error;
         throw new UnavailableError('backend_unavailable', 5, { cause: error });
       }
-      const stored = toStoredBatch(batch, source, options.decodeBody, now());
       // Counted now, so the accepts waiting for the same commit respect the bound together.
-      waitingUsers += batch.users.length;
+      waitingUsers += batch.users;
       return new Promise((resolve, reject) => {
         if (pendingAccepts.length === 0) setImmediate(commitPendingAccepts);
-        pendingAccepts.push({ batch, stored, outcome: undefined, resolve, reject });
+        pendingAccepts.push({ batch, outcome: undefined, resolve, reject });
       });
     },
     async requeue(batch) {
-      enqueue(batch, toStoredBatch(batch, undefined, undefined, now()));
-      waitingUsers += batch.users.length;
+      enqueue(batch);
+      waitingUsers += batch.users;
       onEnqueued();
     },
     removed(users: number) {

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS queue_inbox (
   users       INTEGER NOT NULL,
   accepted_at INTEGER NOT NULL,    -- epoch ms
   attempts    INTEGER NOT NULL,    -- deliveries begun, counted before each one: survives a crash
-  format      TEXT    NOT NULL,    -- 'raw' | 'batch', see stored-batch.ts
+  format      TEXT    NOT NULL,    -- 'raw'; 'batch' in rows of earlier releases (runtime/stored-batch.ts)
   received_at INTEGER NOT NULL,
   body        TEXT    NOT NULL
 );`;

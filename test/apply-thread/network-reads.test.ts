@@ -5,11 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { type Backends, createBackends } from '../../src/compose.ts';
+import { createThreadedApplier } from '../../src/apply-thread/threaded-applier.ts';
+import { type Backends, loadConfig, openBackends } from '../../src/compose.ts';
+import type { CohortBatch } from '../../src/core/batch.ts';
+import type { MembershipStore } from '../../src/core/store/store.ts';
 import { schemaNameFor } from '../../src/postgres/schema.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
+import { cohortBatch, queued, usersOf } from '../support/cohort-batch.ts';
 import { databaseUrl, describeWithService, postgresConnection } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
@@ -33,22 +36,27 @@ await describeWithService('postgres', 'Postgres reads beside the apply thread', 
     cleanups.push(async () => {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     });
-    const backends: Backends = await createBackends(
+    const backends: Backends = await openBackends(
       loadConfig({
         STORE: 'postgres',
         DATABASE_URL: databaseUrl,
         KEY_PREFIX: keyPrefix,
         SQLITE_PATH: join(dir.path, 'cohorts.db'),
         SINKS: 'none',
-        APPLY_THREAD: 'on',
       }),
+      pino({ level: 'silent' }),
     );
+    // As the receiver does with APPLY_THREAD=on: applies on the thread's own pool, reads here.
+    const threaded = createThreadedApplier(backends.storeRecipe);
     let closed = false;
     cleanups.push(async () => {
-      if (!closed) await backends.close();
+      if (closed) return;
+      await threaded.close();
+      await backends.close();
     });
-    const { store } = backends;
-    await store.applyBatch(cohortBatch({ cohortId: 'c1', messageId: 'm0', users: usersOf('u1') }));
+    const store = backends.store as MembershipStore;
+    const apply = (batch: CohortBatch) => threaded.apply(queued(batch), { restate: false });
+    await apply(cohortBatch({ cohortId: 'c1', messageId: 'm0', users: usersOf('u1') }));
 
     // Another session holds the cohort's row, which every apply of c1 locks first.
     const locker = await admin.connect();
@@ -63,7 +71,7 @@ await describeWithService('postgres', 'Postgres reads beside the apply thread', 
     await locker.query('BEGIN');
     await locker.query(`SELECT 1 FROM "${schema}".cohorts WHERE cohort_id = 'c1' FOR UPDATE`);
     const applying = Array.from({ length: 6 }, (_, index) =>
-      store.applyBatch(
+      apply(
         cohortBatch({
           cohortId: 'c1',
           computedTime: 10 + index,
@@ -94,10 +102,11 @@ await describeWithService('postgres', 'Postgres reads beside the apply thread', 
 
     await release();
     const changes = await Promise.all(applying);
-    expect(changes.map((list) => list.map((change) => change.userId))).toEqual(
+    expect(changes.map((applied) => applied.changes.map((change) => change.userId))).toEqual(
       Array.from({ length: 6 }, (_, index) => [`v${index}`]),
     );
     closed = true;
+    await threaded.close();
     await backends.close();
   }, 30_000);
 });

@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDlq } from '../../src/cli/dlq-command.ts';
-import { type Backends, createBackends } from '../../src/compose.ts';
+import { type Backends, loadConfig, openBackends } from '../../src/compose.ts';
 import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
@@ -23,7 +22,7 @@ afterEach(async () => {
 
 async function open(env: Record<string, string>) {
   const config = loadConfig({ SQLITE_PATH: join(dir.path, 'cohorts.db'), SINKS: 'none', ...env });
-  const parts = await createBackends(config, pino({ level: 'silent' }));
+  const parts = await openBackends(config, pino({ level: 'silent' }));
   opened.push(parts);
   const printed: string[] = [];
   const dlq = (...argv: string[]) =>
@@ -107,7 +106,7 @@ describe('npm run dlq, QUEUE=memory', () => {
     const [failed] = await parts.deadLetters.list({ kind: 'failed' });
     expect(await dlq('replay', failed?.id ?? '')).toBe(0);
     expect(printed.join('\n')).toMatch(/applied to the store \(1 changes\)/);
-    expect(await parts.store.userCohorts('failed-user')).toMatchObject([{ cohortId: batch.cohortId }]);
+    expect(await parts.store?.userCohorts('failed-user')).toMatchObject([{ cohortId: batch.cohortId }]);
   });
 });
 

@@ -12,11 +12,11 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDlq } from '../../src/cli/dlq-command.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
 import { createApp } from '../../src/core/http/app.ts';
 import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
-import { createMetrics } from '../../src/runtime/metrics.ts';
 import { runDlqCli } from '../cli/run-dlq.ts';
 import { startTestReceiver, type TestReceiver } from '../hardening/receiver.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
@@ -70,10 +70,9 @@ describe('a quarantined body, memory dead letters', () => {
       store,
       deadLetters,
       parseBatch,
-      metrics: createMetrics(),
+      events: createReceiverEvents(),
       logger: pino({ level: 'silent' }),
-      webhookPath: '/webhook',
-      maxBodyBytes: 1024 * 1024,
+      webhook: { path: '/webhook', maxBodyBytes: 1024 * 1024 },
       auth: { tokens: [], header: 'authorization' },
     });
     const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

@@ -1,25 +1,23 @@
 /**
- * What the webhook, the worker and the sink dispatcher record, driven through the real handler,
- * error responder, memory queue, memory store and dispatcher (in-process, `app.request`).
+ * What the inspector records from the events of the webhook, the worker and the sink dispatcher,
+ * driven through the real app, memory queue, memory store and dispatcher (in-process, `app.request`).
  */
-import { Hono } from 'hono';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
 import { UnavailableError } from '../../src/core/errors.ts';
-import type { AppEnv } from '../../src/core/http/app-env.ts';
-import { errorResponder } from '../../src/core/http/error-answer.ts';
-import { requestLog } from '../../src/core/http/request-log.ts';
-import { webhookHandler } from '../../src/core/http/webhook.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
+import { createApp } from '../../src/core/http/app.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
 import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import type { Queue } from '../../src/core/queue/queue.ts';
 import { createSinkDispatcher } from '../../src/core/sinks/dispatcher.ts';
 import { SinkError } from '../../src/core/sinks/sink.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
-import { createWorker } from '../../src/core/worker.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
-import { createMetrics } from '../../src/runtime/metrics.ts';
+import { recordDeliveries } from '../../src/inspect/extension.ts';
 import { amplitudeBatch } from '../http/app-harness.ts';
 
 function receiver(options: { queue?: Queue; maxBodyBytes?: number } = {}) {
@@ -27,19 +25,24 @@ function receiver(options: { queue?: Queue; maxBodyBytes?: number } = {}) {
   const queue = options.queue ?? createMemoryQueue({ dedupeTtlSeconds: 3600, maxUsers: 1_000_000 });
   const store = createMemoryStore();
   const deadLetters = createMemoryDeadLetters({ maxPerKind: 100 });
-  const metrics = createMetrics({ queueStats: () => queue.stats() });
+  const events = createReceiverEvents();
   const deliveryLog = createMemoryDeliveryLog();
-  const deps = { queue, deadLetters, metrics, logger, parseBatch: createBatchParser(), deliveryLog };
-  const app = new Hono<AppEnv>();
-  app.use(requestLog(deps));
-  app.onError(errorResponder(deps));
-  app.post('/webhook', webhookHandler({ ...deps, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 }));
+  recordDeliveries(events, deliveryLog);
+  const app = createApp({
+    queue,
+    deadLetters,
+    events,
+    logger,
+    parseBatch: createBatchParser(),
+    auth: { tokens: [], header: 'authorization' },
+    webhook: { path: '/webhook', maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 },
+  });
   const dispatcher = createSinkDispatcher({
     sinks: [
-      { name: 'accepting', async deliver() {} },
+      { name: 'accepting', async send() {} },
       {
         name: 'refusing',
-        async deliver() {
+        async send() {
           throw new SinkError('HTTP 400 from the CRM', { retryable: false });
         },
       },
@@ -47,16 +50,17 @@ function receiver(options: { queue?: Queue; maxBodyBytes?: number } = {}) {
     deadLetters,
     logger,
     maxAttempts: 1,
-    deliveryLog,
+    events,
   });
+  const decode = createQueuedBodyDecoder();
   queue.consume(
     createWorker({
-      store,
+      apply: storeApplier(store, decode),
+      decode,
       deadLetters,
-      metrics,
+      events,
       logger,
-      deliveryLog,
-      onChanges: (changes, batch) => dispatcher.deliver(changes, { messageId: batch.messageId }),
+      onChanges: (changes, messageId) => dispatcher.dispatch(changes, messageId),
     }),
   );
   const post = (body: unknown) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
+import { loadConfig } from '../../src/compose.ts';
+import { ConfigError } from '../../src/runtime/config-error.ts';
 
 describe('the hardening settings', () => {
   it('default to limits that stop slow clients well before Node would', () => {

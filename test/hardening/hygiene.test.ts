@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiverNotReady, runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
+import { loadConfig } from '../../src/compose.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { firstResponse, openConnection } from './raw-http.ts';
 import { amplitudeBody, startTestReceiver } from './receiver.ts';
@@ -39,15 +39,12 @@ describe('answers carry no stack trace or internal path', () => {
     const receiver = await startTestReceiver(
       { AUTH_TOKENS: 'good-token', QUEUE_MAX_USERS: '1', SINKS: 'none', MAX_BODY_BYTES: '1024' },
       {
-        wrapParts: (parts) => ({
-          ...parts,
-          store: {
-            ...parts.store,
-            listCohorts: () => Promise.reject(bug),
-            async applyBatch(batch, options) {
-              while (holdApplies) await new Promise((resolve) => setTimeout(resolve, 10));
-              return parts.store.applyBatch(batch, options);
-            },
+        wrapStore: (store) => ({
+          ...store,
+          listCohorts: () => Promise.reject(bug),
+          async applyBatch(batch, options) {
+            while (holdApplies) await new Promise((resolve) => setTimeout(resolve, 10));
+            return store.applyBatch(batch, options);
           },
         }),
       },

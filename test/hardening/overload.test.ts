@@ -48,9 +48,9 @@ beforeAll(async () => {
   receiver = await startTestReceiver(
     { QUEUE_MAX_USERS: '1000', SINKS: 'none' },
     {
-      wrapParts: (parts) => {
-        valve = slowStore(parts.store, 5);
-        return { ...parts, store: valve.store };
+      wrapStore: (store) => {
+        valve = slowStore(store, 5);
+        return valve.store;
       },
     },
   );

@@ -4,9 +4,16 @@
  * or wrap the store with an injected fault).
  */
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { type Backends, createBackends, type StartOptions, startReceiver } from '../../src/compose.ts';
-import { type Config, loadConfig } from '../../src/runtime/config.ts';
+import { type Logger, pino } from 'pino';
+import {
+  type Backends,
+  type Config,
+  loadConfig,
+  openBackends,
+  type StartOptions,
+  startReceiver,
+} from '../../src/compose.ts';
+import type { MembershipStore } from '../../src/core/store/store.ts';
 import { createTempDir } from '../support/tmp.ts';
 
 export interface TestReceiver {
@@ -26,16 +33,19 @@ export interface TestReceiver {
 }
 
 export interface TestReceiverOptions {
-  /** Sees the parts `createBackends` built and may return them changed (a slow or failing store). */
-  wrapParts?: (parts: Backends) => Backends | Promise<Backends>;
-  /** Builds the parts instead, on the test's own SQLite connection (to set pragmas on it). */
-  createBackends?: (config: Config) => Promise<Backends>;
+  /**
+   * Sees the store `openBackends` built and may return it changed (a slow or failing store). It then
+   * applies on the event loop: the apply thread would open a store of its own.
+   */
+  wrapStore?: (store: MembershipStore) => MembershipStore;
+  /** Builds the parts instead, on the test's own SQLite connection to `sqlitePath` (to set pragmas on it). */
+  openBackends?: (config: Config, logger: Logger, sqlitePath: string) => Promise<Backends>;
 }
 
 /** Starts the receiver with `env` over test defaults (port 0, STORE=sqlite in a fresh temp dir). */
 export async function startTestReceiver(
   env: Record<string, string> = {},
-  { wrapParts = (parts) => parts, createBackends: buildParts = createBackends }: TestReceiverOptions = {},
+  options: TestReceiverOptions = {},
 ): Promise<TestReceiver> {
   const dir = await createTempDir('hardening');
   const sqlitePath = join(dir.path, 'cohorts.db');
@@ -52,19 +62,26 @@ export async function startTestReceiver(
     { level: config.LOG_LEVEL },
     { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) },
   );
+  const { wrapStore, openBackends: buildParts = openBackends } = options;
   let parts: Backends | undefined;
-  const options: StartOptions = {
-    createBackends: async (partsConfig) => {
-      parts = await wrapParts(await buildParts(partsConfig));
+  const startOptions: StartOptions = {
+    openBackends: async (partsConfig, partsLogger) => {
+      const built = await buildParts(partsConfig, partsLogger, sqlitePath);
+      if (wrapStore === undefined && options.openBackends === undefined) {
+        parts = built;
+      } else {
+        const store = built.store && (wrapStore ?? ((same) => same))(built.store);
+        parts = { ...built, store, storeRecipe: { ...built.storeRecipe, threadable: false } };
+      }
       return parts;
     },
   };
-  const receiver = await startReceiver(config, logger, options);
+  const receiver = await startReceiver(config, logger, startOptions);
   const url = receiver.url;
   return {
     url,
     port: Number(new URL(url).port),
-    // biome-ignore lint/style/noNonNullAssertion: startReceiver called createBackends before resolving.
+    // biome-ignore lint/style/noNonNullAssertion: startReceiver called openBackends before resolving.
     parts: parts!,
     sqlitePath,
     logLines,

@@ -16,6 +16,7 @@ import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import type { Config } from '../../src/runtime/config.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteDeadLetters } from '../../src/sqlite/dead-letters.ts';
+import { sqliteStoreRecipe } from '../../src/sqlite/open-store.ts';
 import { createSqliteStore } from '../../src/sqlite/store.ts';
 import { amplitudeBody, membersOf, scrapeMetrics, startTestReceiver, type TestReceiver } from './receiver.ts';
 
@@ -25,10 +26,10 @@ afterEach(async () => {
   receiver = undefined;
 });
 
-/** Backends as `createBackends` makes them for QUEUE=memory STORE=sqlite, on a connection the test can tune. */
+/** Backends as `openBackends` makes them for QUEUE=memory STORE=sqlite, on a connection the test can tune. */
 function partsOnOwnConnection(onOpen: (db: Database.Database) => void) {
-  return async (config: Config): Promise<Backends> => {
-    const db = openSqliteDatabase(config.SQLITE_PATH);
+  return async (config: Config, _logger: unknown, path: string): Promise<Backends> => {
+    const db = openSqliteDatabase(path);
     onOpen(db);
     const deadLetters = createSqliteDeadLetters(db, { maxPerKind: config.QUARANTINE_MAX });
     const store = createSqliteStore(db);
@@ -37,6 +38,8 @@ function partsOnOwnConnection(onOpen: (db: Database.Database) => void) {
       queue,
       store,
       deadLetters,
+      home: { kind: 'sqlite', db },
+      storeRecipe: sqliteStoreRecipe(path),
       async close() {
         await queue.close();
         await store.close();
@@ -78,7 +81,7 @@ describe('SQLite busy: another connection holds the write lock', () => {
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '3', SINKS: 'none' },
       {
-        createBackends: partsOnOwnConnection((opened) => {
+        openBackends: partsOnOwnConnection((opened) => {
           db = opened;
           db.pragma('busy_timeout = 50');
         }),
@@ -126,7 +129,7 @@ describe('SQLite full', () => {
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '3', SINKS: 'none' },
       {
-        createBackends: partsOnOwnConnection((opened) => {
+        openBackends: partsOnOwnConnection((opened) => {
           db = opened;
         }),
       },
@@ -154,16 +157,13 @@ describe('SQLite full', () => {
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '4', SINKS: 'none' },
       {
-        wrapParts: (parts) => ({
-          ...parts,
-          store: {
-            ...parts.store,
-            async applyBatch(batch, options) {
-              if (batch.cohortId === 'disk-full') {
-                throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
-              }
-              return parts.store.applyBatch(batch, options);
-            },
+        wrapStore: (store) => ({
+          ...store,
+          async applyBatch(batch, options) {
+            if (batch.cohortId === 'disk-full') {
+              throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+            }
+            return store.applyBatch(batch, options);
           },
         }),
       },
@@ -190,8 +190,9 @@ describe('SQLite full', () => {
       messageId: 'full-fake',
       reason: 'SqliteError: database or disk is full (after 4 attempts)',
     });
-    const kept = JSON.parse(letter?.body ?? '{}') as { users: { userId: string }[] };
-    expect(kept.users.map((user) => user.userId)).toEqual([
+    // The whole batch, in Amplitude's default shape, as a replay queues it again.
+    const kept = JSON.parse(letter?.body ?? '{}') as { users: { user_id: string }[] };
+    expect(kept.users.map((user) => user.user_id)).toEqual([
       'disk-full-user-0',
       'disk-full-user-1',
       'disk-full-user-2',

@@ -1,12 +1,15 @@
 /** A receiver app wired to memory parts, driven in-process with `app.request` (no port). */
 import { pino } from 'pino';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
 import { createApp } from '../../src/core/http/app.ts';
+import { requireAuth } from '../../src/core/http/require-auth.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
 import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
 import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import type { Queue } from '../../src/core/queue/queue.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
-import { createWorker } from '../../src/core/worker.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { createMetrics } from '../../src/runtime/metrics.ts';
 
 export interface HarnessOptions {
@@ -31,22 +34,44 @@ export function createHarness(options: HarnessOptions = {}) {
     options.queue ?? createMemoryQueue({ dedupeTtlSeconds: 3600, maxUsers: options.maxUsers ?? 1_000_000 });
   const store = createMemoryStore();
   const deadLetters = createMemoryDeadLetters({ maxPerKind: 100 });
-  const metrics = createMetrics({ queueStats: () => queue.stats() });
+  const events = createReceiverEvents();
+  const metrics = createMetrics({ events, queueStats: () => queue.stats() });
   const app = createApp({
     queue,
     store,
     deadLetters,
     parseBatch: createBatchParser(),
-    metrics,
+    events,
     logger,
-    webhookPath: '/webhook',
-    receiveWebhooks: options.receiveWebhooks ?? true,
-    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    webhook:
+      options.receiveWebhooks === false
+        ? undefined
+        : { path: '/webhook', maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 },
     auth: { tokens: options.tokens ?? [], header: options.authHeader ?? 'authorization' },
   });
-  if (options.consume !== false) {
-    queue.consume(createWorker({ store, deadLetters, metrics, logger, backoffMs: () => 1 }));
-  }
+  // As the receiver serves it (src/runtime/receiver.ts), behind the same secret.
+  app.get(
+    '/metrics',
+    requireAuth({ tokens: options.tokens ?? [], header: options.authHeader ?? 'authorization' }),
+    async (c) => {
+      c.header('Content-Type', metrics.registry.contentType);
+      return c.body(await metrics.registry.metrics());
+    },
+  );
+  const decode = createQueuedBodyDecoder();
+  /** Starts the worker (at once unless `consume: false`). */
+  const startWorker = () =>
+    queue.consume(
+      createWorker({
+        apply: storeApplier(store, decode),
+        decode,
+        deadLetters,
+        events,
+        logger,
+        backoffMs: () => 1,
+      }),
+    );
+  if (options.consume !== false) startWorker();
   const post = (body: unknown, init: { headers?: Record<string, string>; path?: string } = {}) =>
     app.request(init.path ?? '/webhook', {
       method: 'POST',
@@ -57,7 +82,7 @@ export function createHarness(options: HarnessOptions = {}) {
   const settle = async () => {
     if (!(await queue.drain(10_000))) throw new Error('queue did not drain');
   };
-  return { app, queue, store, deadLetters, metrics, logLines, post, settle };
+  return { app, queue, store, deadLetters, events, metrics, logLines, post, settle, startWorker };
 }
 
 let counter = 0;

@@ -4,9 +4,8 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import type { RunningReceiver } from '../../src/runtime/server.ts';
+import type { RunningReceiver } from '../../src/compose.ts';
+import { loadConfig, startReceiver } from '../../src/compose.ts';
 import { amplitudeBatch } from './app-harness.ts';
 
 const tokens = ['old-secret', 'the-new-secret'];

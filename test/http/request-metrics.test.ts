@@ -1,9 +1,8 @@
 /**
- * The request counters count in cells folded into prom-client when read: every scrape (and every
- * `get()`) must show exact totals, however reads and requests interleave.
+ * The request counters, fed by the core's events: every scrape shows exact totals, however scrapes
+ * and requests interleave.
  */
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/runtime/metrics.ts';
 import { amplitudeBatch, createHarness } from './app-harness.ts';
 
 const seriesValue = (text: string, series: string) => {
@@ -40,27 +39,5 @@ describe('request counters', () => {
       usersIn: 4,
       invalid: 1,
     });
-  });
-
-  it('give the same totals through get() as through the registry', async () => {
-    const metrics = createMetrics();
-    metrics.batches.inc({ outcome: 'accepted', reason: '' });
-    metrics.batches.inc({ outcome: 'accepted', reason: '' }, 4);
-    metrics.batches.inc({ outcome: 'rejected', reason: 'invalid_json' });
-    const values = (await metrics.batches.get()).values;
-    const countOf = (outcome: string, reason: string) =>
-      values.find((value) => value.labels.outcome === outcome && value.labels.reason === reason)?.value;
-    expect(countOf('accepted', '')).toBe(5);
-    expect(countOf('rejected', 'invalid_json')).toBe(1);
-    expect(await metrics.registry.metrics()).toContain(
-      'cohort_receiver_batches_total{outcome="accepted",reason=""} 5',
-    );
-  });
-
-  it('still refuses what prom-client refuses: an unknown label, a negative or infinite value', () => {
-    const metrics = createMetrics();
-    expect(() => metrics.users.inc({ direction: 'in', colour: 'red' } as never)).toThrow();
-    expect(() => metrics.users.inc({ direction: 'in' }, -1)).toThrow();
-    expect(() => metrics.users.inc({ direction: 'in' }, Number.POSITIVE_INFINITY)).toThrow();
   });
 });

@@ -141,11 +141,7 @@ describe('POST /webhook', () => {
       await metricValue(harness, 'cohort_receiver_batches_total{outcome="unavailable",reason="queue_full"}'),
     ).toBe(1);
     // The refused message_id was not remembered: Amplitude's retry must be accepted.
-    const { createWorker } = await import('../../src/core/worker.ts');
-    const { pino } = await import('pino');
-    harness.queue.consume(
-      createWorker({ ...harness, logger: pino({ level: 'silent' }), backoffMs: () => 1 }),
-    );
+    harness.startWorker();
     await harness.settle();
     const retried = await harness.post(full);
     expect(await retried.json()).toMatchObject({ status: 'accepted' });

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { pino } from 'pino';
 import type { CohortBatch } from '../../src/core/batch.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
 import type { AppEnv } from '../../src/core/http/app-env.ts';
 import { requestLog } from '../../src/core/http/request-log.ts';
 import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
@@ -32,7 +33,8 @@ export function createInspectorHarness(options: InspectorHarnessOptions = {}) {
   const store = createMemoryStore();
   const deadLetters = createMemoryDeadLetters({ maxPerKind: 10_000 });
   const deliveryLog = createMemoryDeliveryLog({ maxDeliveries: 1000 });
-  const metrics = createMetrics({ queueStats: () => queue.stats() });
+  const events = createReceiverEvents();
+  const metrics = createMetrics({ events, queueStats: () => queue.stats() });
   const parseBatch = createBatchParser();
   let clock = 1_700_000_000_000;
   const inspector = createInspector({
@@ -52,7 +54,7 @@ export function createInspectorHarness(options: InspectorHarnessOptions = {}) {
     ...options,
   });
   const app = new Hono<AppEnv>();
-  app.use(requestLog({ logger, metrics }));
+  app.use(requestLog({ logger, events }));
   app.route(base, inspector.app);
   const env = { incoming: { socket: { remoteAddress: options.remoteAddress ?? '127.0.0.1' } } };
 

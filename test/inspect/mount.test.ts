@@ -2,9 +2,8 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import type { RunningReceiver } from '../../src/runtime/server.ts';
+import type { RunningReceiver } from '../../src/compose.ts';
+import { loadConfig, startReceiver } from '../../src/compose.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
 let dir: TempDir | undefined;

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/compose.ts';
 import { trustedProxyList } from '../../src/inspect/client.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
+import { settingsOf } from '../../src/runtime/config.ts';
 
 describe('TRUST_PROXY', () => {
   it('trusts no proxy by default', () => {
-    expect(loadConfig({}).TRUST_PROXY).toEqual([]);
+    expect(settingsOf(loadConfig({}), 'inspect').TRUST_PROXY).toEqual([]);
   });
 
   it('takes addresses and CIDR ranges, and the list matches what it names', () => {
-    const { TRUST_PROXY } = loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' });
+    const TRUST_PROXY = settingsOf(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }), 'inspect')
+      .TRUST_PROXY as string[];
     expect(TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1', '::1']);
     const list = trustedProxyList(TRUST_PROXY);
     expect(list.check('10.200.3.4', 'ipv4')).toBe(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keptBody } from '../../src/core/dead-letters/dead-letters.ts';
+import { queued } from '../support/cohort-batch.ts';
 import { createInspectorHarness, textOf } from './harness.ts';
 
 async function loggedIn(options: Parameters<typeof createInspectorHarness>[0] = {}) {
@@ -18,7 +19,7 @@ describe('overview', () => {
     await h.inspector.sample();
     h.metrics.batches.inc({ outcome: 'accepted', reason: '' }, 3);
     h.metrics.changes.inc({ kind: 'entered' }, 7);
-    await h.queue.accept(h.batch());
+    await h.queue.accept(queued(h.batch()));
     h.deliveryLog.recordReceipt(h.receipt({ receivedAt: h.now() - 5000 }));
     const html = await textOf(await h.get('/inspect'));
     const row = (label: string) =>

@@ -4,6 +4,8 @@
  * the first dead letter or 503 after a start would never alert (ops/alerts.test.yml shows it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countThreadStops } from '../../src/apply-thread/extension.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
 import { createMetrics } from '../../src/runtime/metrics.ts';
 import { scrapeMetrics, startTestReceiver, type TestReceiver } from '../hardening/receiver.ts';
 import { alertsYaml, expressions, metricNames, selectedLabelSets } from './alert-rules.ts';
@@ -88,12 +90,15 @@ describe('a receiver that has seen no request', () => {
 describe('the apply thread stop counter', () => {
   it('reads how often the thread stopped at each scrape, and is absent without a thread', async () => {
     let stops = 0;
-    const withThread = createMetrics({ applyThreadStops: () => stops });
+    const withThread = createMetrics({ events: createReceiverEvents() });
+    countThreadStops(withThread.registry, () => stops);
     const read = async () =>
       (await withThread.registry.metrics()).match(/^cohort_receiver_apply_thread_stops_total (\d+)$/m)?.[1];
     expect(await read()).toBe('0');
     stops = 2;
     expect(await read()).toBe('2');
-    expect(await createMetrics().registry.metrics()).not.toContain('apply_thread_stops');
+    expect(await createMetrics({ events: createReceiverEvents() }).registry.metrics()).not.toContain(
+      'apply_thread_stops',
+    );
   });
 });

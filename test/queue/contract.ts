@@ -2,20 +2,21 @@
  * The Queue contract: every implementation (memory, sqlite, redis) runs this suite through
  * `describeQueueContract(name, factory)`.
  */
+
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CohortBatch } from '../../src/core/batch.ts';
-import type { DeliveryInfo, Queue } from '../../src/core/queue/queue.ts';
-import type { BodyDecoder, UndecodableHandler } from '../../src/runtime/stored-batch.ts';
+import type { DeadLetters } from '../../src/core/dead-letters/dead-letters.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
+import { toDefaultShapeBody, UndecodableBodyError } from '../../src/core/payload/decode-body.ts';
+import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts';
+import { createWorker } from '../../src/core/worker.ts';
 
 export interface QueueFactoryOptions {
   /** Users waiting before accept answers queue_full. */
   maxUsers?: number;
   /** Wait before redelivering a batch whose handler threw (keep it small in tests). */
   redeliveryDelayMs?: number;
-  /** Reads kept raw bodies back (the queue keeps the raw body only with one). */
-  decodeBody?: BodyDecoder;
-  /** Where an entry that no longer parses goes. */
-  onUndecodable?: UndecodableHandler;
 }
 
 export type QueueFactory = (
@@ -23,9 +24,10 @@ export type QueueFactory = (
 ) => Promise<{ queue: Queue; cleanup: () => Promise<void> }>;
 
 let sequence = 0;
-export function testBatch(overrides: Partial<CohortBatch> = {}): CohortBatch {
+/** A batch as the webhook queues it: its default-shape body and what a queue must know without parsing it. */
+export function testBatch(overrides: Partial<CohortBatch> = {}): QueuedBatch {
   sequence += 1;
-  return {
+  const batch: CohortBatch = {
     cohortId: 'cohort-1',
     cohortName: 'Cohort "one" \\ ünïcödé',
     inCohort: true,
@@ -34,6 +36,12 @@ export function testBatch(overrides: Partial<CohortBatch> = {}): CohortBatch {
     users: [{ userId: 'u1', properties: { plan: 'pro', n: 1, nested: { ok: true } } }, { userId: 'u2' }],
     ...overrides,
   };
+  return {
+    messageId: batch.messageId,
+    users: batch.users.length,
+    body: toDefaultShapeBody(batch),
+    receivedAt: 1_692_206_763_123,
+  };
 }
 
 const waitFor = async (condition: () => boolean, what: string) => {
@@ -41,21 +49,7 @@ const waitFor = async (condition: () => boolean, what: string) => {
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 };
 
-export interface QueueContractOptions {
-  /**
-   * The queue parses a kept body again at every delivery, so an entry a stricter parser refuses is
-   * set aside then. @default true. The memory queue parses again only what it reads back after a
-   * restart (its spill): what this process accepted, this process's parser already took
-   * (test/queue/memory-spill.test.ts covers the restart).
-   */
-  parsesKeptBodiesOnDelivery?: boolean;
-}
-
-export function describeQueueContract(
-  name: string,
-  factory: QueueFactory,
-  options: QueueContractOptions = {},
-) {
+export function describeQueueContract(name: string, factory: QueueFactory) {
   describe(`Queue contract: ${name}`, () => {
     const cleanups: (() => Promise<void>)[] = [];
     const open = async (options: QueueFactoryOptions = {}) => {
@@ -73,7 +67,7 @@ export function describeQueueContract(
     it('delivers an accepted batch to the handler unchanged', async () => {
       const queue = await open();
       const batch = testBatch();
-      const delivered: CohortBatch[] = [];
+      const delivered: QueuedBatch[] = [];
       queue.consume(async (got) => {
         delivered.push(got);
       });
@@ -91,7 +85,7 @@ export function describeQueueContract(
       });
       expect(await queue.accept(batch)).toBe('accepted');
       expect(await queue.accept(batch)).toBe('duplicate');
-      expect(await queue.accept({ ...batch, users: [] })).toBe('duplicate');
+      expect(await queue.accept({ ...batch, users: 0, body: '{}' })).toBe('duplicate');
       expect(await queue.drain(10_000)).toBe(true);
       expect(delivered).toEqual([batch.messageId]);
     });
@@ -133,14 +127,14 @@ export function describeQueueContract(
 
     it('delivers again, with a higher attempt number, a batch whose handler threw', async () => {
       const queue = await open();
-      const attempts: DeliveryInfo[] = [];
-      queue.consume(async (_batch, delivery) => {
-        attempts.push(delivery);
+      const attempts: HandOver[] = [];
+      queue.consume(async (_batch, handOver) => {
+        attempts.push(handOver);
         if (attempts.length < 3) throw new Error('store down');
       });
       await queue.accept(testBatch());
       await waitFor(() => attempts.length === 3, 'three attempts');
-      expect(attempts.map((delivery) => delivery.attempt)).toEqual([1, 2, 3]);
+      expect(attempts.map((handOver) => handOver.attempt)).toEqual([1, 2, 3]);
       expect(await queue.drain(10_000)).toBe(true);
     });
 
@@ -157,30 +151,39 @@ export function describeQueueContract(
       expect(await queue.accept(refused)).toBe('accepted');
     });
 
-    if (options.parsesKeptBodiesOnDelivery ?? true) {
-      it('sets aside an entry that no longer parses, trying again when setting it aside failed', async () => {
-        const setAside: string[] = [];
-        const queue = await open({
-          decodeBody: () => {
-            throw new Error('parser changed');
+    it('hands over again an entry the worker could not set aside, until setting it aside works', async () => {
+      const queue = await open();
+      const setAside: string[] = [];
+      const deadLetters = {
+        add: async (letter: { messageId?: string }) => {
+          setAside.push(letter.messageId ?? '');
+          if (setAside.length === 1) throw new Error('dead letters down');
+          return 'letter-1';
+        },
+      } as unknown as DeadLetters;
+      let applied = 0;
+      const decode = () => {
+        throw new UndecodableBodyError('parser changed');
+      };
+      queue.consume(
+        createWorker({
+          apply: async () => {
+            applied += 1;
+            return decode();
           },
-          onUndecodable: async ({ messageId }) => {
-            setAside.push(messageId);
-            if (setAside.length === 1) throw new Error('dead letters down');
-          },
-        });
-        let handled = 0;
-        queue.consume(async () => {
-          handled += 1;
-        });
-        const batch = testBatch();
-        await queue.accept(batch, { rawBody: '{"not":"a batch"}', receivedAtMs: 1 });
-        await waitFor(() => setAside.length === 2, 'a second try at setting it aside');
-        expect(setAside).toEqual([batch.messageId, batch.messageId]);
-        expect(await queue.drain(10_000)).toBe(true);
-        expect(handled).toBe(0);
-      });
-    }
+          decode,
+          deadLetters,
+          events: createReceiverEvents(),
+          logger: pino({ level: 'silent' }),
+        }),
+      );
+      const batch = testBatch();
+      await queue.accept(batch);
+      await waitFor(() => setAside.length === 2, 'a second try at setting it aside');
+      expect(setAside).toEqual([batch.messageId, batch.messageId]);
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(applied).toBe(2);
+    });
 
     it('refuses with shutting_down after stopAccepting, and says so in check()', async () => {
       const queue = await open();

@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/core/batch.ts';
 import { createMemoryQueue } from '../../src/core/queue/memory.ts';
-import type { DeliveryInfo } from '../../src/core/queue/queue.ts';
+import type { QueuedBatch } from '../../src/core/queue/queue.ts';
 import { SeenIds } from '../../src/core/queue/seen-ids.ts';
-import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 
-const batch = (messageId: string, users = 1): CohortBatch => ({
-  cohortId: 'c',
-  cohortName: 'C',
-  inCohort: true,
-  computedTime: 1,
+const batch = (messageId: string, users = 1): QueuedBatch => ({
   messageId,
-  users: Array.from({ length: users }, (_, i) => ({ userId: `u${i}` })),
+  users,
+  body: JSON.stringify({
+    message_id: messageId,
+    users: Array.from({ length: users }, (_, i) => ({ user_id: `u${i}` })),
+  }),
+  receivedAt: 1,
 });
 
 describe('SeenIds', () => {
@@ -97,87 +96,21 @@ describe('memory queue', () => {
   });
 });
 
-describe('memory queue keeping raw bodies', () => {
-  it('hands the handler the batch parsed again from the kept body, equal to the accepted one', async () => {
-    const { createBatchParser } = await import('../../src/core/payload/parse-batch.ts');
-    const { createBodyDecoder } = await import('../../src/runtime/stored-batch.ts');
-    const queue = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100, decodeBody: createBodyDecoder() });
-    const rawBody = JSON.stringify([{ user_id: 'u1', amplitude_Trial_x1: true }]);
-    const receivedAtMs = 1_700_000_000_500;
-    const accepted = createBatchParser()(JSON.parse(rawBody), rawBody, receivedAtMs);
-    const delivered: CohortBatch[] = [];
+describe('memory queue keeping bodies', () => {
+  it('hands over the body it accepted, as it was, without parsing it', async () => {
+    const queue = createMemoryQueue({ dedupeTtlSeconds: 60, maxUsers: 100 });
+    const accepted: QueuedBatch = {
+      messageId: 'm1',
+      users: 2,
+      body: 'not even JSON',
+      receivedAt: 1_700_000_000_500,
+    };
+    const delivered: QueuedBatch[] = [];
     queue.consume(async (got) => {
       delivered.push(got);
     });
-    expect(await queue.accept(accepted, { rawBody, receivedAtMs })).toBe('accepted');
+    expect(await queue.accept(accepted)).toBe('accepted');
     expect(await queue.drain(5000)).toBe(true);
     expect(delivered).toEqual([accepted]);
-    expect(delivered[0]).not.toBe(accepted);
-  });
-
-  it('delivers what this process accepted without parsing it first, even with a parser that would refuse it', async () => {
-    // The webhook's parser took the body a moment ago; parsing it again before the handler would
-    // only cost the event loop. A body read back after a restart is parsed (memory-spill.test.ts).
-    const queue = createMemoryQueue({
-      dedupeTtlSeconds: 60,
-      maxUsers: 100,
-      decodeBody: () => {
-        throw new Error('parser changed');
-      },
-      onUndecodable: async () => {
-        throw new Error('not expected');
-      },
-    });
-    const delivered: DeliveryInfo[] = [];
-    queue.consume(async (_batch, delivery) => {
-      delivered.push(delivery);
-    });
-    await queue.accept(batch('m1'), { rawBody: '{"x":1}', receivedAtMs: 1 });
-    expect(await queue.drain(5000)).toBe(true);
-    expect(delivered).toMatchObject([{ attempt: 1, source: { rawBody: '{"x":1}' }, users: 1 }]);
-  });
-});
-
-describe('the memory queue with a body decoder', () => {
-  it('hands over the raw text and the user count, and parses the users only when they are read', async () => {
-    const parsed: string[] = [];
-    const decoder = createBodyDecoder();
-    const queue = createMemoryQueue({
-      dedupeTtlSeconds: 60,
-      maxUsers: 100,
-      decodeBody: (rawBody, receivedAtMs) => {
-        parsed.push(rawBody);
-        return decoder(rawBody, receivedAtMs);
-      },
-    });
-    const rawBody = JSON.stringify({
-      cohort_id: 'c',
-      cohort_name: 'C',
-      in_cohort: true,
-      computed_time: '1',
-      message_id: 'raw-1',
-      users: [{ user_id: 'u1' }, { user_id: 'u2', user_properties: { plan: 'pro' } }],
-    });
-    const accepted = decoder(rawBody, 5);
-    await queue.accept(accepted, { rawBody, receivedAtMs: 5 });
-    const handed = new Promise<[CohortBatch, DeliveryInfo]>((resolve) => {
-      queue.consume(async (batch, delivery) => resolve([batch, delivery]));
-    });
-    const [batch, delivery] = await handed;
-    expect(delivery.source).toEqual({ rawBody, receivedAtMs: 5 });
-    expect(delivery.users).toBe(2);
-    const { cohortId, cohortName, inCohort, computedTime, messageId } = batch;
-    expect({ cohortId, cohortName, inCohort, computedTime, messageId }).toEqual({
-      cohortId: accepted.cohortId,
-      cohortName: accepted.cohortName,
-      inCohort: accepted.inCohort,
-      computedTime: accepted.computedTime,
-      messageId: accepted.messageId,
-    });
-    expect(parsed).toEqual([]);
-    expect(batch.users).toEqual(accepted.users);
-    expect(batch.users).toBe(batch.users);
-    expect(parsed).toEqual([rawBody]);
-    await queue.close();
   });
 });

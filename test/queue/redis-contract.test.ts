@@ -14,7 +14,6 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       keyPrefix,
       dedupeTtlSeconds: 3600,
       maxUsers,
-      onUndecodable: async () => {},
       blockMs: 100,
       ...options,
     });

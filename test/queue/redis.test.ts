@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { CohortBatch } from '../../src/core/batch.ts';
-import type { DeliveryInfo, Queue } from '../../src/core/queue/queue.ts';
+import { createQueuedBodyDecoder, toDefaultShapeBody } from '../../src/core/payload/decode-body.ts';
+import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { createRedisQueue, type RedisQueueOptions } from '../../src/redis/queue.ts';
 import { queueKeys } from '../../src/redis/queue-keys.ts';
-import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
+import { testBatch } from './contract.ts';
 import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
@@ -40,7 +40,6 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       keyPrefix,
       dedupeTtlSeconds: 3600,
       maxUsers: 1_000_000,
-      onUndecodable: async () => {},
       redeliveryDelayMs: 10,
       blockMs: 100,
       ...options,
@@ -48,9 +47,8 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     opened.push({ queue, redis });
     return { queue, redis };
   };
-  it('keeps the raw body in the stream and hands the worker the batch it was parsed into', async () => {
-    const decodeBody = createBodyDecoder();
-    const { queue, redis } = await openQueue({ decodeBody });
+  it('keeps the raw body in the stream and hands the worker the same batch', async () => {
+    const { queue, redis } = await openQueue();
     const rawBody = JSON.stringify({
       cohort_name: 'Trial',
       cohort_id: 'c1',
@@ -59,8 +57,8 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       message_id: 'raw-1',
       users: [{ user_id: 'u1' }],
     });
-    const batch = decodeBody(rawBody, 5);
-    expect(await queue.accept(batch, { rawBody, receivedAtMs: 5 })).toBe('accepted');
+    const batch: QueuedBatch = { messageId: 'raw-1', users: 1, body: rawBody, receivedAt: 5 };
+    expect(await queue.accept(batch)).toBe('accepted');
     const [[, fields]] = (await redis.xrange(queueKeys(keyPrefix).stream, '-', '+')) as [[string, string[]]];
     expect(fields).toEqual([
       'message_id',
@@ -74,7 +72,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       'body',
       rawBody,
     ]);
-    const delivered: CohortBatch[] = [];
+    const delivered: QueuedBatch[] = [];
     queue.consume(async (got) => {
       delivered.push(got);
     });
@@ -100,18 +98,22 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     ];
     await redis.xadd(keys.stream, '*', ...old);
     await redis.incrby(keys.waitingUsers, batch.users.length);
-    const delivered: CohortBatch[] = [];
+    const delivered: QueuedBatch[] = [];
     queue.consume(async (got) => {
       delivered.push(got);
     });
     expect(await queue.drain(5000)).toBe(true);
-    expect(delivered).toEqual([batch]);
+    // Kept as a normalised batch then, handed over now as the same batch in Amplitude's default shape.
+    expect(delivered).toEqual([
+      { messageId: batch.messageId, users: 2, body: toDefaultShapeBody(batch), receivedAt: 5 },
+    ]);
+    expect(createQueuedBodyDecoder()(delivered[0]?.body ?? '', 5)).toEqual(batch);
     expect(await redis.get(keys.waitingUsers)).toBe('0');
   });
 
   it('lets another worker claim a batch whose consumer died, delivered as attempt 2', async () => {
     const dying = await openQueue({ claimIdleMs: 300 });
-    const batch = cohortBatch();
+    const batch = testBatch();
     await dying.queue.accept(batch);
     let taken = false;
     dying.queue.consume(() => {
@@ -122,9 +124,9 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     await dying.queue.close(); // the process is gone: the entry stays pending under its name
 
     const survivor = await openQueue({ claimIdleMs: 300 });
-    const deliveries: [string, DeliveryInfo][] = [];
-    survivor.queue.consume(async (got, delivery) => {
-      deliveries.push([got.messageId, delivery]);
+    const deliveries: [string, HandOver][] = [];
+    survivor.queue.consume(async (got, handOver) => {
+      deliveries.push([got.messageId, handOver]);
     });
     await waitFor(() => deliveries.length === 1);
     expect(deliveries[0]?.[0]).toBe(batch.messageId);
@@ -133,7 +135,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
   });
 
   it('counts every delivery a crashing batch gets, so the worker can set it aside', async () => {
-    await (await openQueue()).queue.accept(cohortBatch());
+    await (await openQueue()).queue.accept(testBatch());
     for (let crash = 1; crash <= 2; crash += 1) {
       const crashing = await openQueue({ claimIdleMs: 100 });
       let taken = false;
@@ -146,8 +148,8 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     }
     const next = await openQueue({ claimIdleMs: 100 });
     const attempts: number[] = [];
-    next.queue.consume(async (_batch, delivery) => {
-      attempts.push(delivery.attempt);
+    next.queue.consume(async (_batch, handOver) => {
+      attempts.push(handOver.attempt);
     });
     await waitFor(() => attempts.length === 1);
     expect(attempts).toEqual([3]);
@@ -162,7 +164,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       delivered.push(who);
       await new Promise((resolve) => setTimeout(resolve, claimIdleMs * 4));
     };
-    await slow.queue.accept(cohortBatch());
+    await slow.queue.accept(testBatch());
     slow.queue.consume(handler('slow'));
     await waitFor(() => delivered.length === 1);
     other.queue.consume(handler('other'));
@@ -172,7 +174,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
 
   it('deletes acknowledged entries, so the stream holds only the backlog', async () => {
     const { queue, redis } = await openQueue();
-    for (let i = 0; i < 5; i += 1) await queue.accept(cohortBatch());
+    for (let i = 0; i < 5; i += 1) await queue.accept(testBatch());
     queue.consume(async () => {});
     expect(await queue.drain(5000)).toBe(true);
     const keys = queueKeys(keyPrefix);
@@ -187,11 +189,10 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
       keyPrefix: randomKeyPrefix('test-queue'),
       dedupeTtlSeconds: 60,
       maxUsers: 10,
-      onUndecodable: async () => {},
     });
     opened.push({ queue, redis });
     const started = performance.now();
-    await expect(queue.accept(cohortBatch())).rejects.toMatchObject({
+    await expect(queue.accept(testBatch())).rejects.toMatchObject({
       name: 'UnavailableError',
       reason: 'backend_unavailable',
     });
@@ -201,7 +202,7 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
 
   it('re-queues a batch for the workers without the dedupe check (dlq replay)', async () => {
     const { queue } = await openQueue();
-    const batch = cohortBatch();
+    const batch = testBatch();
     await queue.accept(batch);
     await queue.requeue?.(batch);
     const delivered: string[] = [];

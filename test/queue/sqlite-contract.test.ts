@@ -10,7 +10,6 @@ describeQueueContract('sqlite', async ({ maxUsers = 1_000_000, ...options }) => 
   const queue = createSqliteQueue(db, {
     dedupeTtlSeconds: 3600,
     maxUsers,
-    onUndecodable: async () => {},
     ...options,
   });
   return {

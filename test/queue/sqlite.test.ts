@@ -1,18 +1,22 @@
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyingWithInboxRemoval } from '../../src/compose.ts';
-import type { CohortBatch } from '../../src/core/batch.ts';
-import type { DeliveryInfo } from '../../src/core/queue/queue.ts';
-import { createBodyDecoder } from '../../src/runtime/stored-batch.ts';
+import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { type BatchApplied, createReceiverEvents } from '../../src/core/events.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
+import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts';
+import { createMemoryStore } from '../../src/core/store/memory.ts';
+import type { MembershipStore } from '../../src/core/store/store.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { createSqliteQueue, type SqliteQueue, type SqliteQueueOptions } from '../../src/sqlite/queue.ts';
+import { createSqliteQueue, type SqliteQueueOptions } from '../../src/sqlite/queue.ts';
 import { createSqliteStore } from '../../src/sqlite/store.ts';
-import { cohortBatch } from '../support/cohort-batch.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
+import { testBatch } from './contract.ts';
 
 let dir: TempDir;
-const open: { db: Database; queue: SqliteQueue }[] = [];
+const open: { db: Database; queue: Queue }[] = [];
 
 beforeEach(async () => {
   dir = await createTempDir('sqlite-queue');
@@ -33,7 +37,6 @@ function openQueue(options: Partial<SqliteQueueOptions> = {}) {
     maxUsers: 1_000_000,
     redeliveryDelayMs: 10,
     pollIntervalMs: 20,
-    onUndecodable: async () => {},
     ...options,
   });
   open.push({ db, queue });
@@ -52,6 +55,27 @@ const waitFor = async (condition: () => boolean) => {
   for (let i = 0; i < 500 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(condition()).toBe(true);
 };
+const never = () => new Promise<void>(() => {});
+
+/** The worker as compose.ts wires it, on `store`; `onChanges` stands for the sinks. */
+function worker(
+  store: MembershipStore,
+  options: { onChanges?: () => Promise<void>; backoffMs?: number } = {},
+) {
+  const decode = createQueuedBodyDecoder();
+  const events = createReceiverEvents();
+  const deadLetters = createMemoryDeadLetters({ maxPerKind: 10 });
+  const handler = createWorker({
+    apply: storeApplier(store, decode),
+    decode,
+    deadLetters,
+    events,
+    logger: pino({ level: 'silent' }),
+    backoffMs: () => options.backoffMs ?? 1,
+    ...(options.onChanges && { onChanges: options.onChanges }),
+  });
+  return { handler, events, deadLetters };
+}
 
 const amplitudeBody = (messageId: string) =>
   JSON.stringify({
@@ -65,16 +89,15 @@ const amplitudeBody = (messageId: string) =>
 
 describe('sqlite queue', () => {
   it('keeps the raw body, not a re-serialised batch, and hands the worker the same batch', async () => {
-    const decodeBody = createBodyDecoder();
-    const { db, queue } = openQueue({ decodeBody });
+    const { db, queue } = openQueue();
     const rawBody = amplitudeBody('raw-1');
-    const batch = decodeBody(rawBody, 1000);
-    expect(await queue.accept(batch, { rawBody, receivedAtMs: 1000 })).toBe('accepted');
+    const batch: QueuedBatch = { messageId: 'raw-1', users: 2, body: rawBody, receivedAt: 1000 };
+    expect(await queue.accept(batch)).toBe('accepted');
     expect(db.prepare('SELECT format, body FROM queue_inbox').get()).toEqual({
       format: 'raw',
       body: rawBody,
     });
-    const delivered: CohortBatch[] = [];
+    const delivered: QueuedBatch[] = [];
     queue.consume(async (got) => {
       delivered.push(got);
     });
@@ -84,12 +107,12 @@ describe('sqlite queue', () => {
 
   it('delivers after a restart what was accepted before a kill, and still knows every message_id', async () => {
     const first = openQueue();
-    const batches = [cohortBatch(), cohortBatch(), cohortBatch()];
+    const batches = [testBatch(), testBatch(), testBatch()];
     for (const batch of batches) await first.queue.accept(batch);
     crash(first.db);
 
     const { queue } = openQueue();
-    expect(await queue.accept(batches[0] as CohortBatch)).toBe('duplicate');
+    expect(await queue.accept(batches[0] as QueuedBatch)).toBe('duplicate');
     expect(await queue.stats()).toMatchObject({ batches: 3, users: 6 });
     const delivered: string[] = [];
     queue.consume(async (batch) => {
@@ -101,30 +124,30 @@ describe('sqlite queue', () => {
 
   it('counts a delivery cut short by a kill, so the next one carries attempt 2', async () => {
     const first = openQueue();
-    await first.queue.accept(cohortBatch());
+    await first.queue.accept(testBatch());
     let started = false;
     first.queue.consume(() => {
       started = true;
-      return new Promise(() => {}); // the process dies while applying
+      return never(); // the process dies while applying
     });
     await waitFor(() => started);
     crash(first.db);
 
     const { queue } = openQueue();
-    const deliveries: DeliveryInfo[] = [];
-    queue.consume(async (_batch, delivery) => {
-      deliveries.push(delivery);
+    const handOvers: HandOver[] = [];
+    queue.consume(async (_batch, handOver) => {
+      handOvers.push(handOver);
     });
     expect(await queue.drain(5000)).toBe(true);
-    expect(deliveries.map((delivery) => delivery.attempt)).toEqual([2]);
+    expect(handOvers.map((handOver) => handOver.attempt)).toEqual([2]);
   });
 
   it('forgets a message_id after the TTL, and the purge deletes expired marks', async () => {
     let now = 1_000_000;
     const { db, queue } = openQueue({ dedupeTtlSeconds: 60, now: () => now, purgeIntervalMs: 60_000 });
-    const batch = cohortBatch();
+    const batch = testBatch();
     await queue.accept(batch);
-    await queue.accept(cohortBatch());
+    await queue.accept(testBatch());
     now += 59_000;
     expect(await queue.accept(batch)).toBe('duplicate');
     now += 1000;
@@ -137,29 +160,33 @@ describe('sqlite queue', () => {
     expect(marks()).toBe(0);
   });
 
-  it('sets aside an entry it cannot read back and removes it from the inbox', async () => {
-    const setAside: { messageId: string; reason: string }[] = [];
-    const { db, queue } = openQueue({
-      decodeBody: createBodyDecoder(),
-      onUndecodable: async ({ messageId, reason }) => {
-        setAside.push({ messageId, reason });
-      },
-    });
-    const batch = cohortBatch();
-    await queue.accept(batch, { rawBody: '{"not":"a batch"}', receivedAtMs: 1 });
+  it('has the worker set aside an entry it cannot read back, and removes it from the inbox', async () => {
+    const { db, queue } = openQueue();
+    const store = createMemoryStore();
+    const { handler, events, deadLetters } = worker(store);
     let handled = 0;
-    queue.consume(async () => {
+    events.on('applied', () => {
       handled += 1;
     });
+    const batch: QueuedBatch = { ...testBatch(), body: '{"not":"a batch"}' };
+    await queue.accept(batch);
+    queue.consume(handler);
     expect(await queue.drain(5000)).toBe(true);
     expect(handled).toBe(0);
-    expect(setAside).toEqual([{ messageId: batch.messageId, reason: expect.stringMatching(/cohort_id/) }]);
+    expect(await store.listCohorts()).toEqual([]);
+    expect(await deadLetters.list({ kind: 'rejected' })).toMatchObject([
+      {
+        messageId: batch.messageId,
+        reason: expect.stringMatching(/^queued, then undecodable: .*cohort_id/),
+        body: '{"not":"a batch"}',
+      },
+    ]);
     expect(db.prepare('SELECT count(*) FROM queue_inbox').pluck().get()).toBe(0);
   });
 
   it('picks up a batch another process re-queued (the dlq CLI), bypassing dedupe', async () => {
     const { queue } = openQueue();
-    const batch = cohortBatch();
+    const batch = testBatch();
     await queue.accept(batch);
     const delivered: string[] = [];
     queue.consume(async (got) => {
@@ -173,51 +200,56 @@ describe('sqlite queue', () => {
   });
 });
 
-describe('sqlite queue + sqlite store: exactly-once apply', () => {
-  it('removes the inbox row in the store transaction, so a kill after the commit never applies again', async () => {
+describe('sqlite queue + sqlite store on one file', () => {
+  it('applies again, changing nothing, a batch whose process was killed after the store commit', async () => {
     const first = openQueue();
-    const store = applyingWithInboxRemoval(createSqliteStore(first.db), first.queue);
-    await first.queue.accept(cohortBatch({ users: [{ userId: 'a' }] }));
-    let applied = false;
-    first.queue.consume(async (batch) => {
-      await store.applyBatch(batch);
-      applied = true;
-      await new Promise(() => {}); // killed right after the commit, before the queue's own removal
+    const batch = testBatch({ cohortId: 'c1', users: [{ userId: 'a' }] });
+    await first.queue.accept(batch);
+    let committed = false;
+    // Killed right after the commit, while the sinks have the changes: before the queue's own removal.
+    const dying = worker(createSqliteStore(first.db), {
+      onChanges: () => {
+        committed = true;
+        return never();
+      },
     });
-    await waitFor(() => applied);
+    first.queue.consume(dying.handler);
+    await waitFor(() => committed);
     crash(first.db);
 
     const second = openQueue();
-    const count = second.db.prepare('SELECT count(*) FROM queue_inbox').pluck();
-    expect(count.get()).toBe(0);
-    expect(await createSqliteStore(second.db).userCohorts('a')).toMatchObject([{ cohortId: 'c1' }]);
+    const store = createSqliteStore(second.db);
+    const { handler, events } = worker(store);
+    const applied: BatchApplied[] = [];
+    events.on('applied', (event) => applied.push(event));
+    second.queue.consume(handler);
+    expect(await second.queue.drain(5000)).toBe(true);
+    expect(applied).toMatchObject([{ messageId: batch.messageId, entered: 0, unchanged: 1 }]);
+    expect(second.db.prepare('SELECT count(*) FROM queue_inbox').pluck().get()).toBe(0);
+    expect(await store.userCohorts('a')).toMatchObject([{ cohortId: 'c1' }]);
   });
 
-  it('keeps the row when the store update fails: the removal rolls back with it', async () => {
+  it('keeps the row while the store update fails, with no partial write, and applies it once the store recovers', async () => {
     const { db, queue } = openQueue();
-    const sqliteStore = createSqliteStore(db);
-    const store = applyingWithInboxRemoval(
-      {
-        ...sqliteStore,
-        applyBatchSync: () => {
-          db.prepare("INSERT INTO cohort_cohorts VALUES ('x', 'x', 0, 'm', 0, 0)").run();
-          throw new Error('disk full');
-        },
-      },
-      queue,
+    const store = createSqliteStore(db);
+    // The cohort row is written after the user's: failing it fails the apply halfway.
+    db.exec(
+      "CREATE TEMP TRIGGER fail_apply BEFORE INSERT ON cohort_cohorts BEGIN SELECT RAISE(ABORT, 'disk full'); END",
     );
-    await queue.accept(cohortBatch());
+    const { handler, events } = worker(store, { backoffMs: 300 });
     const errors: string[] = [];
-    queue.consume(async (batch) => {
-      try {
-        await store.applyBatch(batch);
-      } catch (error) {
-        errors.push((error as Error).message);
-        await new Promise(() => {});
-      }
-    });
+    events.on('applyFailed', ({ error }) => errors.push(error.message));
+    await queue.accept(testBatch({ cohortId: 'c1', users: [{ userId: 'a' }] }));
+    queue.consume(handler);
     await waitFor(() => errors.length === 1);
+    expect(errors).toEqual([expect.stringMatching(/disk full/)]);
     expect(db.prepare('SELECT count(*) FROM queue_inbox').pluck().get()).toBe(1);
-    expect(db.prepare("SELECT count(*) FROM cohort_cohorts WHERE cohort_id = 'x'").pluck().get()).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM cohort_memberships').pluck().get()).toBe(0);
+    expect(await store.userCohorts('a')).toEqual([]);
+
+    db.exec('DROP TRIGGER temp.fail_apply');
+    expect(await queue.drain(5000)).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(await store.userCohorts('a')).toMatchObject([{ cohortId: 'c1' }]);
   });
 });

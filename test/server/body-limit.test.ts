@@ -1,9 +1,8 @@
 import { request } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import type { RunningReceiver } from '../../src/runtime/server.ts';
+import type { RunningReceiver } from '../../src/compose.ts';
+import { loadConfig, startReceiver } from '../../src/compose.ts';
 
 let receiver: RunningReceiver;
 beforeAll(async () => {

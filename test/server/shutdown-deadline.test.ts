@@ -1,48 +1,38 @@
 /** Shutdown is bounded as a whole: a sink (or backend) that never finishes closing cannot hold the exit. */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { batchParserFor, createBackends } from '../../src/compose.ts';
-import type { Sink } from '../../src/core/sinks/sink.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import { startServer } from '../../src/runtime/server.ts';
+import { z } from 'zod';
+import { extensions, startReceiver } from '../../src/compose.ts';
+import { loadConfigOf } from '../../src/runtime/config.ts';
+import { defineSink } from '../../src/runtime/sink-definition.ts';
+import { sinkDefinitions } from '../../src/sinks/registry.ts';
+
+/** A sink of a forker's that never finishes closing. */
+const hangingSink = defineSink({
+  kind: 'hanging',
+  settings: z.object({}),
+  create: () => ({ name: 'hanging', send: async () => {}, close: () => new Promise(() => {}) }),
+});
 
 describe('shutdown', () => {
   it('gives up on a sink that never closes, logs it, and reports the shutdown as unclean', async () => {
-    const config = loadConfig({ PORT: '0', SQLITE_PATH: ':memory:', STORE: 'memory', SINKS: 'none' });
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const hanging: Sink = {
-      name: 'hanging',
-      deliver: async () => {},
-      close: () => new Promise(() => {}),
-    };
-    const receiver = await startServer(
+    const config = loadConfigOf(
+      { extensions, sinks: [...sinkDefinitions, hangingSink] },
       {
-        ...(await createBackends(config, logger)),
-        sinks: [hanging],
-        logger,
-        parseBatch: batchParserFor(config),
-      },
-      {
-        port: 0,
-        host: '127.0.0.1',
-        role: 'all',
-        mode: { queue: 'memory', store: 'memory' },
-        webhookPath: '/webhook',
-        maxBodyBytes: 1024,
-        auth: { tokens: ['t'], header: 'authorization' },
-        limits: {
-          headersTimeoutMs: 1000,
-          requestTimeoutMs: 1000,
-          keepAliveTimeoutMs: 1000,
-          maxConnections: 10,
-        },
-        queueMaxUsers: 100,
-        applyMaxAttempts: 1,
-        sinkMaxAttempts: 1,
-        shutdownTimeoutMs: 100,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        AUTH_TOKENS: 't',
+        SQLITE_PATH: ':memory:',
+        STORE: 'memory',
+        SINKS: 'hanging',
+        APPLY_MAX_ATTEMPTS: '1',
+        SINK_MAX_ATTEMPTS: '1',
+        SHUTDOWN_TIMEOUT_MS: '100',
       },
     );
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const receiver = await startReceiver(config, logger);
 
     await expect(receiver.shutdown()).resolves.toEqual({ drained: false });
     expect(lines.map((line) => line.msg)).toContain('shutdown: closing sinks and backends timed out');

@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { defaultReadUrl, type SimulatorOptions } from '../../simulator/options.ts';
-import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
+import { loadConfig, startReceiver } from '../../src/compose.ts';
+import { settingsOf } from '../../src/runtime/config.ts';
 import { deleteKeysUnder } from '../queue/redis-test-keys.ts';
 import { createTempDir } from '../support/tmp.ts';
 
@@ -102,7 +102,9 @@ export async function startOurReceiver(env: Record<string, string> = {}): Promis
       await receiver.shutdown();
       await dir.remove();
       // The shared local Redis keeps nothing of a test run.
-      if (config.QUEUE === 'redis') await deleteKeysUnder(config.REDIS_URL, config.KEY_PREFIX);
+      if (config.QUEUE === 'redis') {
+        await deleteKeysUnder(String(settingsOf(config, 'redis').REDIS_URL), config.KEY_PREFIX);
+      }
     },
   };
 }

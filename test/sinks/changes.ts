@@ -1,4 +1,10 @@
-/** @module Builds MembershipChange values for sink tests: sensible defaults, override what matters. */
+/**
+ * @module Builds MembershipChange values for sink tests: sensible defaults, override what matters;
+ * and queued batches, as the webhook queues them, for tests that drive a worker.
+ */
+import type { CohortBatch } from '../../src/core/batch.ts';
+import { toDefaultShapeBody } from '../../src/core/payload/decode-body.ts';
+import type { QueuedBatch } from '../../src/core/queue/queue.ts';
 import type { MembershipChange } from '../../src/core/store/store.ts';
 
 /** Overrides; `properties: undefined` makes a change without properties. */
@@ -24,4 +30,14 @@ export function membershipChange(overrides: ChangeOverrides = {}): MembershipCha
 /** One change per user, all from one message, like one applied batch. */
 export function changesFor(userIds: readonly string[], overrides: ChangeOverrides = {}): MembershipChange[] {
   return userIds.map((userId) => membershipChange({ userId, ...overrides }));
+}
+
+/** `batch` as a queue hands it to the worker: its body in Amplitude's default shape. */
+export function queuedBatch(batch: CohortBatch, receivedAt = Date.now()): QueuedBatch {
+  return {
+    messageId: batch.messageId,
+    users: batch.users.length,
+    body: toDefaultShapeBody(batch),
+    receivedAt,
+  };
 }

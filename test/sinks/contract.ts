@@ -57,7 +57,7 @@ export function describeSinkContract(name: string, factory: SinkFactory) {
       }
     });
 
-    it('has every change downstream, with its idempotency key and state, once deliver resolves', async () => {
+    it('has every change downstream, with its idempotency key and state, once send resolves', async () => {
       const { sink, observed } = await open();
       const changes = [
         membershipChange({ userId: 'u1', kind: 'entered' }),
@@ -72,15 +72,15 @@ export function describeSinkContract(name: string, factory: SinkFactory) {
         }),
         membershipChange({ userId: 'u5', cohortId: 'c2', cohortName: 'Другая "когорта"', kind: 'left' }),
       ];
-      await sink.deliver(changes);
+      await sink.send(changes);
       expect([...observed()].sort(byKey)).toEqual(changes.map(expectedOf).sort(byKey));
     });
 
     it('takes the same changes again without failing: delivery is at least once', async () => {
       const { sink, observed } = await open();
       const changes = changesFor(['u1', 'u2']);
-      await sink.deliver(changes);
-      await sink.deliver(changes);
+      await sink.send(changes);
+      await sink.send(changes);
       expect(new Set(observed().map((change) => change.key))).toEqual(new Set(changes.map(changeKey)));
     });
 
@@ -88,7 +88,7 @@ export function describeSinkContract(name: string, factory: SinkFactory) {
       const { sink, observed } = await open();
       const size = Math.min(sink.batchSize ?? 500, 500);
       const changes = changesFor(Array.from({ length: size }, (_, index) => `user-${index}`));
-      await sink.deliver(changes);
+      await sink.send(changes);
       expect(observed()).toHaveLength(size);
     });
 
@@ -105,7 +105,7 @@ export function describeSinkContract(name: string, factory: SinkFactory) {
       // Every version handed over at once, the way overlapping batches would be.
       await Promise.all(
         versions.map((computedTime, round) =>
-          dispatcher.deliver(
+          dispatcher.dispatch(
             changesFor(userIds, {
               computedTime,
               messageId: `m-${computedTime}`,

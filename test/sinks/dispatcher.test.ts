@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeadLetters } from '../../src/core/dead-letters/dead-letters.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
 import { createSinkDispatcher, type SinkDispatcherOptions } from '../../src/core/sinks/dispatcher.ts';
 import { retryDelayMs } from '../../src/core/sinks/retry.ts';
 import { type Sink, SinkError } from '../../src/core/sinks/sink.ts';
@@ -22,7 +23,7 @@ function recordingSink(
   const sink: Sink = {
     name: 'recording',
     ...extra,
-    async deliver(changes) {
+    async send(changes) {
       calls.push([...changes]);
       const error = fail(calls.length);
       if (error) throw error;
@@ -62,7 +63,7 @@ describe('sink dispatcher', () => {
     // Each round is a newer message for every user, handed over while the older ones are in flight.
     await Promise.all(
       Array.from({ length: rounds }, (_, round) =>
-        dispatcher.deliver(
+        dispatcher.dispatch(
           changesFor(userIds, {
             computedTime: 100 + round,
             messageId: `m-${round}`,
@@ -90,14 +91,14 @@ describe('sink dispatcher', () => {
     const { dispatcher } = dispatch({ sinks: [sink] });
     const first = changesFor(['u1', 'u2', 'u3']);
     const again = changesFor(['u1'], { messageId: 'm-200', computedTime: 200 });
-    await dispatcher.deliver([...first, ...again]);
+    await dispatcher.dispatch([...first, ...again]);
     expect(calls.map((call) => call.map(({ userId, messageId }) => `${userId}@${messageId}`))).toEqual([
       ['u1@m-100', 'u2@m-100'],
       ['u3@m-100', 'u1@m-200'],
     ]);
 
     const { sink: sameUser, calls: sameUserCalls } = recordingSink(undefined, { batchSize: 10 });
-    await dispatch({ sinks: [sameUser] }).dispatcher.deliver([...changesFor(['u1']), ...again]);
+    await dispatch({ sinks: [sameUser] }).dispatcher.dispatch([...changesFor(['u1']), ...again]);
     expect(sameUserCalls).toHaveLength(2);
   });
 
@@ -107,7 +108,7 @@ describe('sink dispatcher', () => {
     const { dispatcher, deadLetters } = dispatch({
       sinks: [failing.sink, { ...healthy.sink, name: 'healthy' }],
     });
-    await dispatcher.deliver(changesFor(['u1', 'u2']), { messageId: 'm-100' });
+    await dispatcher.dispatch(changesFor(['u1', 'u2']), 'm-100');
 
     expect(healthy.calls.flat()).toHaveLength(2);
     const letters = await deadLetters.list({ kind: 'sink' });
@@ -116,10 +117,11 @@ describe('sink dispatcher', () => {
   });
 
   it('retries up to maxAttempts, then keeps one dead letter per sink and batch, and counts it all', async () => {
-    const metrics = createMetrics();
+    const events = createReceiverEvents();
+    const metrics = createMetrics({ events, sinks: ['recording'] });
     const { sink, calls } = recordingSink(() => new Error('connection reset'), { batchSize: 1 });
-    const { dispatcher, deadLetters } = dispatch({ sinks: [sink], maxAttempts: 3, metrics });
-    await dispatcher.deliver(changesFor(['u1', 'u2']), { messageId: 'm-100' });
+    const { dispatcher, deadLetters } = dispatch({ sinks: [sink], maxAttempts: 3, events });
+    await dispatcher.dispatch(changesFor(['u1', 'u2']), 'm-100');
 
     expect(calls).toHaveLength(6);
     const letters = await deadLetters.list();
@@ -145,17 +147,17 @@ describe('sink dispatcher', () => {
     };
     const { sink } = recordingSink(() => new SinkError('no', { retryable: false }));
     const { dispatcher } = dispatch({ sinks: [sink], deadLetters: brokenLetters });
-    await expect(dispatcher.deliver(changesFor(['u1']))).rejects.toThrow('disk full');
+    await expect(dispatcher.dispatch(changesFor(['u1']))).rejects.toThrow('disk full');
   });
 
   it('stops waiting between retries on close: a pending delivery rejects and nothing is dead-lettered', async () => {
     const { sink } = recordingSink(() => new SinkError('busy', { retryAfterMs: 60_000 }));
     const { dispatcher, deadLetters } = dispatch({ sinks: [sink] });
-    const pending = dispatcher.deliver(changesFor(['u1']));
+    const pending = dispatcher.dispatch(changesFor(['u1']));
     await new Promise((resolve) => setTimeout(resolve, 20));
     await dispatcher.close();
     await expect(pending).rejects.toThrow('sink dispatcher closed');
-    await expect(dispatcher.deliver(changesFor(['u2']))).rejects.toThrow('sink dispatcher closed');
+    await expect(dispatcher.dispatch(changesFor(['u2']))).rejects.toThrow('sink dispatcher closed');
     expect(await deadLetters.list()).toEqual([]);
   });
 

@@ -52,7 +52,7 @@ describe('npm run dlq with sink letters', () => {
       message_id: 'm-100',
       users: [{ user_id: 'u1' }, { user_id: 'u2' }],
     });
-    await receiver.waitForLog('sink delivery failed on every attempt; changes set aside as a dead letter');
+    await receiver.waitForLog('sink send failed on every attempt; changes set aside as a dead letter');
     // Since then u1 left, and the downstream heard it.
     await post({ in_cohort: false, computed_time: '200', message_id: 'm-200', users: [{ user_id: 'u1' }] });
     await downstream.waitFor(() => downstream.accepted().length === 1);

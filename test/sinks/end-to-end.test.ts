@@ -4,9 +4,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver } from '../../src/compose.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import type { RunningReceiver } from '../../src/runtime/server.ts';
+import type { RunningReceiver } from '../../src/compose.ts';
+import { loadConfig, startReceiver } from '../../src/compose.ts';
 import type { WireChange } from '../../src/sinks/http.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { type Downstream, startDownstream } from './downstream.ts';

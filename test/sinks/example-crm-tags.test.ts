@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/compose.ts';
 import { changeKey } from '../../src/core/sinks/sink.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
 import { buildSink } from '../../src/runtime/sink-settings.ts';
 import { exampleCrmTagsSink, toCrmOperation } from '../../src/sinks/example-crm-tags.ts';
 import { membershipChange } from './changes.ts';
@@ -32,7 +32,7 @@ describe('example-crm-tags sink', () => {
       SINK_EXAMPLE_CRM_TAGS_URL: downstream.url,
       SINK_EXAMPLE_CRM_TAGS_TAG_PREFIX: 'cohort.',
     });
-    await sink.deliver([membershipChange({ userId: 'u7', kind: 'left' })]);
+    await sink.send([membershipChange({ userId: 'u7', kind: 'left' })]);
     expect(downstream.requests[0]?.body).toEqual({
       operations: [
         expect.objectContaining({ action: 'remove_tag', contact_id: 'u7', tag: 'cohort.Power users' }),

@@ -64,7 +64,7 @@ describe('http sink', () => {
       headers: { Authorization: 'Bearer downstream-secret', 'X-Team': 'growth' },
     });
     const change = membershipChange({ restated: true });
-    await dispatcher.deliver([
+    await dispatcher.dispatch([
       change,
       membershipChange({ userId: 'u2', kind: 'left', properties: undefined }),
     ]);
@@ -103,7 +103,7 @@ describe('http sink', () => {
       concurrency: 4,
       batchSize: 1,
     });
-    await dispatcher.deliver(changesFor(Array.from({ length: 12 }, (_, index) => `user-${index}`)));
+    await dispatcher.dispatch(changesFor(Array.from({ length: 12 }, (_, index) => `user-${index}`)));
 
     const arrivals = downstream.requests.map((request) => request.at);
     expect(arrivals).toHaveLength(12);
@@ -117,7 +117,7 @@ describe('http sink', () => {
       { ratePerSecond: 4, concurrency: 2, batchSize: 1 },
       { backoffMs: () => 0 },
     );
-    await dispatcher.deliver(changesFor(['u1', 'u2', 'u3', 'u4', 'u5']));
+    await dispatcher.dispatch(changesFor(['u1', 'u2', 'u3', 'u4', 'u5']));
 
     expect(downstream.accepted()).toHaveLength(5);
     expect(
@@ -132,7 +132,7 @@ describe('http sink', () => {
     const { downstream, deadLetters, dispatcher } = await setUp((_request, index) =>
       index === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
     );
-    await dispatcher.deliver(changesFor(['u1', 'u2']));
+    await dispatcher.dispatch(changesFor(['u1', 'u2']));
 
     const [first, second] = downstream.requests as [ReceivedRequest, ReceivedRequest];
     expect(downstream.requests).toHaveLength(2);
@@ -150,7 +150,7 @@ describe('http sink', () => {
       retryAt = Date.parse(date);
       return { status: 503, headers: { 'retry-after': date } };
     });
-    await dispatcher.deliver(changesFor(['u1']));
+    await dispatcher.dispatch(changesFor(['u1']));
 
     expect(downstream.requests).toHaveLength(2);
     expect((downstream.requests[1] as ReceivedRequest).receivedAt).toBeGreaterThanOrEqual(retryAt);
@@ -162,7 +162,7 @@ describe('http sink', () => {
       (_request, index) => answers[index] ?? { status: 200 },
       { timeoutMs: 1000 },
     );
-    await dispatcher.deliver(changesFor(['u1']));
+    await dispatcher.dispatch(changesFor(['u1']));
 
     expect(downstream.requests).toHaveLength(5);
     expect(downstream.accepted()).toHaveLength(1);
@@ -171,13 +171,13 @@ describe('http sink', () => {
 
   it('does not retry an answer a retry cannot change (400): it becomes a dead letter at once', async () => {
     const { downstream, deadLetters, dispatcher } = await setUp(() => ({ status: 400 }));
-    await dispatcher.deliver(changesFor(['u1', 'u2']), { messageId: 'm-100' });
+    await dispatcher.dispatch(changesFor(['u1', 'u2']), 'm-100');
 
     expect(downstream.requests).toHaveLength(1);
     const [letter] = await deadLetters.list({ kind: 'sink' });
     expect(letter).toMatchObject({ kind: 'sink', messageId: 'm-100' });
     expect(letter?.reason).toMatch(/^http: SinkError: POST http:\/\/127\.0\.0\.1:\d+\/changes answered 400/);
-    expect(letter?.reason).toContain('(after 1 attempts)');
+    expect(letter?.reason).toContain('(after 1 attempt)');
   });
 
   it('dead-letters a batch a sink keeps refusing, and a replay later sends the users’ current state', async () => {
@@ -188,7 +188,7 @@ describe('http sink', () => {
       { maxAttempts: 3 },
     );
     const added = await store.applyBatch(cohortBatch({ messageId: 'm-100', users: usersOf('u1', 'u2') }));
-    await dispatcher.deliver(added, { messageId: 'm-100' });
+    await dispatcher.dispatch(added, 'm-100');
 
     expect(downstream.requests).toHaveLength(3);
     const [letter] = await deadLetters.list({ kind: 'sink' });
@@ -202,7 +202,7 @@ describe('http sink', () => {
     const left = await store.applyBatch(
       cohortBatch({ messageId: 'm-200', computedTime: 200, inCohort: false, users: usersOf('u1') }),
     );
-    await dispatcher.deliver(left);
+    await dispatcher.dispatch(left);
     // Replaying the letter as it stands would put u1 back in; the replay sends what holds now.
     const replayed = await replaySinkLetter(letter as NonNullable<typeof letter>, { store, sinks: [sink] });
 

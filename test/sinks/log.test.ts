@@ -1,14 +1,15 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/compose.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
 import { createLogSink } from '../../src/core/sinks/log.ts';
 import { changeKey } from '../../src/core/sinks/sink.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
-import { createWorker } from '../../src/core/worker.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import { createMetrics } from '../../src/runtime/metrics.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
-import { membershipChange } from './changes.ts';
+import { membershipChange, queuedBatch } from './changes.ts';
 import { describeSinkContract } from './contract.ts';
 
 function loggedSink() {
@@ -39,7 +40,7 @@ describe('log sink', () => {
   it('writes one info line per change, with its version, and leaves user properties out', async () => {
     const { sink, lines } = loggedSink();
     const change = membershipChange({ properties: { email: 'someone@example.com' } });
-    await sink.deliver([change, membershipChange({ userId: 'u2', kind: 'left', restated: true })]);
+    await sink.send([change, membershipChange({ userId: 'u2', kind: 'left', restated: true })]);
 
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
@@ -62,17 +63,19 @@ describe('log volume follows batches', () => {
   const applyTwice = async (level: 'info' | 'debug') => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const decode = createQueuedBodyDecoder();
     const handle = createWorker({
-      store: createMemoryStore(),
+      apply: storeApplier(createMemoryStore(), decode),
+      decode,
       deadLetters: createMemoryDeadLetters({ maxPerKind: 10 }),
-      metrics: createMetrics(),
+      events: createReceiverEvents(),
       logger,
       now: () => 5_000,
     });
-    await handle(cohortBatch({ users: usersOf('u1') }), { attempt: 1, acceptedAt: 4_000 });
+    await handle(queuedBatch(cohortBatch({ users: usersOf('u1') })), { attempt: 1, acceptedAt: 4_000 });
     lines.length = 0;
     const batch = cohortBatch({ computedTime: 200, users: usersOf('u1', 'u2', 'u3') });
-    await handle(batch, { attempt: 1, acceptedAt: 4_750 });
+    await handle(queuedBatch(batch), { attempt: 1, acceptedAt: 4_750 });
     return { lines, batch };
   };
 

@@ -9,9 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiverProcess } from '../../bench/receiver-process.ts';
 import type { CohortBatch } from '../../src/core/batch.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
 import { createSinkDispatcher } from '../../src/core/sinks/dispatcher.ts';
-import type { MembershipChange } from '../../src/core/store/store.ts';
-import { createWorker } from '../../src/core/worker.ts';
+import type { ApplyOptions, MembershipChange } from '../../src/core/store/store.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { createMetrics } from '../../src/runtime/metrics.ts';
 import { createHttpSink, type WireChange } from '../../src/sinks/http.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
@@ -20,6 +22,7 @@ import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
 import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
 import { describeWithService, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
+import { queuedBatch } from './changes.ts';
 import { type Downstream, startDownstream } from './downstream.ts';
 
 const delivered = (downstream: Downstream) =>
@@ -42,9 +45,13 @@ describe('redelivery after a crash between commit and sink', () => {
 
   it('restates the committed batch on its next delivery, and the sink gets every change', async () => {
     const path = join(await tempDir(), 'cohorts.db');
+    const events = createReceiverEvents();
+    const metrics = createMetrics({ events });
+    const decode = createQueuedBodyDecoder();
     const deps = {
+      decode,
       deadLetters: createMemoryDeadLetters({ maxPerKind: 10 }),
-      metrics: createMetrics(),
+      events,
       logger: pino({ level: 'silent' }),
     };
     const added = cohortBatch({
@@ -66,13 +73,13 @@ describe('redelivery after a crash between commit and sink', () => {
     });
     const firstWorker = createWorker({
       ...deps,
-      store: createSqliteStore(firstDb),
+      apply: storeApplier(createSqliteStore(firstDb), decode),
       onChanges: () => {
         handedToSink?.();
         return new Promise(() => {});
       },
     });
-    void firstWorker(added, { attempt: 1, acceptedAt: Date.now() });
+    void firstWorker(queuedBatch(added), { attempt: 1, acceptedAt: Date.now() });
     await stuckInSink;
     firstDb.close(); // the process is gone; the queue still holds the batch, unacknowledged
 
@@ -90,14 +97,14 @@ describe('redelivery after a crash between commit and sink', () => {
     const changesSeen: MembershipChange[][] = [];
     const secondWorker = createWorker({
       ...deps,
-      store: createSqliteStore(secondDb),
-      onChanges: async (changes, batch) => {
+      apply: storeApplier(createSqliteStore(secondDb), decode),
+      onChanges: async (changes, messageId) => {
         changesSeen.push(changes);
-        await dispatcher.deliver(changes, { messageId: batch.messageId });
+        await dispatcher.dispatch(changes, messageId);
       },
     });
-    await secondWorker(removed, { attempt: 1, acceptedAt: Date.now() });
-    await secondWorker(added, { attempt: 2, acceptedAt: Date.now() });
+    await secondWorker(queuedBatch(removed), { attempt: 1, acceptedAt: Date.now() });
+    await secondWorker(queuedBatch(added), { attempt: 2, acceptedAt: Date.now() });
 
     expect(changesSeen[1]?.every((change) => change.restated)).toBe(true);
     expect(downstreamState(downstream)).toEqual(
@@ -112,9 +119,9 @@ describe('redelivery after a crash between commit and sink', () => {
     });
     // Restated changes are not new changes: the metric counts the first life's three entries and u2
     // leaving, nothing for the restate.
-    const metrics = await deps.metrics.registry.metrics();
-    expect(metrics).toContain('cohort_receiver_membership_changes_total{kind="entered"} 3');
-    expect(metrics).toContain('cohort_receiver_membership_changes_total{kind="left"} 1');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('cohort_receiver_membership_changes_total{kind="entered"} 3');
+    expect(text).toContain('cohort_receiver_membership_changes_total{kind="left"} 1');
   });
 
   it('restates when a retry follows a failed apply whose commit may have landed', async () => {
@@ -123,26 +130,29 @@ describe('redelivery after a crash between commit and sink', () => {
     const real = createSqliteStore(db);
     let calls = 0;
     const seen: MembershipChange[][] = [];
-    const worker = createWorker({
-      store: {
-        ...real,
-        // The first commit lands, but its answer is lost (a dropped connection to Postgres, say).
-        async applyBatch(batch: CohortBatch, options) {
-          calls += 1;
-          const changes = await real.applyBatch(batch, options);
-          if (calls === 1) throw new Error('connection lost after COMMIT');
-          return changes;
-        },
+    const decode = createQueuedBodyDecoder();
+    const store = {
+      ...real,
+      // The first commit lands, but its answer is lost (a dropped connection to Postgres, say).
+      async applyBatch(batch: CohortBatch, options?: ApplyOptions) {
+        calls += 1;
+        const changes = await real.applyBatch(batch, options);
+        if (calls === 1) throw new Error('connection lost after COMMIT');
+        return changes;
       },
+    };
+    const worker = createWorker({
+      apply: storeApplier(store, decode),
+      decode,
       deadLetters: createMemoryDeadLetters({ maxPerKind: 10 }),
-      metrics: createMetrics(),
+      events: createReceiverEvents(),
       logger: pino({ level: 'silent' }),
       backoffMs: () => 1,
       onChanges: async (changes) => {
         seen.push(changes);
       },
     });
-    await worker(cohortBatch({ users: usersOf('u1') }), { attempt: 1, acceptedAt: Date.now() });
+    await worker(queuedBatch(cohortBatch({ users: usersOf('u1') })), { attempt: 1, acceptedAt: Date.now() });
     expect(seen).toEqual([[expect.objectContaining({ userId: 'u1', kind: 'entered', restated: true })]]);
   });
 

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import { createSinks } from '../../src/sinks/registry.ts';
+import { loadConfig } from '../../src/compose.ts';
+import { ConfigError } from '../../src/runtime/config-error.ts';
+import { createSinks } from '../../src/runtime/sink-settings.ts';
 import { membershipChange } from './changes.ts';
 import { startDownstream } from './downstream.ts';
 
@@ -58,7 +58,7 @@ describe('sink configuration', () => {
     ]);
     const sinks = createSinks(config.SINKS, logger);
     try {
-      for (const sink of sinks) await sink.deliver([membershipChange()]);
+      for (const sink of sinks) await sink.send([membershipChange()]);
       expect(crm.requests.map((request) => request.headers.authorization)).toEqual(['Bearer crm-token']);
       expect(crm.requests[0]?.headers['x-api-key']).toBeUndefined();
       expect(mail.requests.map((request) => request.headers['x-api-key'])).toEqual(['mail-key']);

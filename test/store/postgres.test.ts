@@ -3,12 +3,13 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { createReceiverEvents } from '../../src/core/events.ts';
+import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
 import type { MembershipStore } from '../../src/core/store/store.ts';
-import { createWorker } from '../../src/core/worker.ts';
+import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { schemaNameFor } from '../../src/postgres/schema.ts';
 import { createPostgresStore } from '../../src/postgres/store.ts';
-import { createMetrics } from '../../src/runtime/metrics.ts';
-import { cohortBatch, usersOf } from '../support/cohort-batch.ts';
+import { cohortBatch, queued, usersOf } from '../support/cohort-batch.ts';
 import { databaseUrl, describeWithService, postgresConnection } from '../support/services.ts';
 import { allMembers, describeStoreContract } from './contract.ts';
 
@@ -139,17 +140,18 @@ await describeWithService('postgres', 'Postgres store', () => {
 
   it('sets a batch aside as a dead letter after the attempts when Postgres is unreachable', async () => {
     const deadLetters = createMemoryDeadLetters({ maxPerKind: 10 });
-    const metrics = createMetrics();
+    const decode = createQueuedBodyDecoder();
     const applyFromQueue = createWorker({
-      store: open(randomPrefix(), closedPortUrl),
+      apply: storeApplier(open(randomPrefix(), closedPortUrl), decode),
+      decode,
       deadLetters,
-      metrics,
+      events: createReceiverEvents(),
       logger: pino({ level: 'silent' }),
       maxAttempts: 3,
       backoffMs: () => 1,
     });
     const batch = cohortBatch({ messageId: 'm-never-applied' });
-    await applyFromQueue(batch, { attempt: 1, acceptedAt: Date.now() });
+    await applyFromQueue(queued(batch), { attempt: 1, acceptedAt: Date.now() });
 
     const letters = await deadLetters.list({ kind: 'failed' });
     expect(letters).toHaveLength(1);
@@ -157,7 +159,7 @@ await describeWithService('postgres', 'Postgres store', () => {
     expect(letters[0]?.reason).toMatch(
       /Postgres store at .* could not apply a batch: .*ECONNREFUSED.*after 3 attempts/,
     );
-    expect(JSON.parse(letters[0]?.body ?? '')).toEqual(batch);
+    expect(decode(letters[0]?.body ?? '', 0)).toEqual(batch);
   });
 
   it('keeps its state across dropped connections and across closing and reopening', async () => {

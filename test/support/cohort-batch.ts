@@ -1,5 +1,7 @@
 /** @module Builds CohortBatch values for tests: sensible defaults, override what the test is about. */
 import type { CohortBatch, CohortUser } from '../../src/core/batch.ts';
+import { toDefaultShapeBody } from '../../src/core/payload/decode-body.ts';
+import type { QueuedBatch } from '../../src/core/queue/queue.ts';
 
 let sequence = 0;
 
@@ -20,4 +22,14 @@ export function cohortBatch(overrides: Partial<CohortBatch> = {}): CohortBatch {
 /** Users without properties, by id. */
 export function usersOf(...userIds: string[]): CohortUser[] {
   return userIds.map((userId) => ({ userId }));
+}
+
+/** `batch` as a queue keeps it: its body in Amplitude's default shape. */
+export function queued(batch: CohortBatch, receivedAt = 1_700_000_000_000): QueuedBatch {
+  return {
+    messageId: batch.messageId,
+    users: batch.users.length,
+    body: toDefaultShapeBody(batch),
+    receivedAt,
+  };
 }

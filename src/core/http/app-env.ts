@@ -5,7 +5,7 @@ export interface AppEnv {
   /** Present when served by @hono/node-server; absent in in-process `app.request()` tests. */
   Bindings: Partial<HttpBindings>;
   Variables: {
-    /** Fields for the request's one log line: message_id, cohort_id, outcome, reason, users… */
-    logFields: Record<string, unknown>;
+    /** The request's one log line: method, path, status, then message_id, cohort_id, outcome, reason… */
+    logLine: Record<string, unknown>;
   };
 }

@@ -1,5 +1,6 @@
 /** @module The read side: cohorts, their members, a user's cohorts (docs/design.md#read-api). */
 import { Hono } from 'hono';
+import { InvalidQueryError } from '../errors.ts';
 import type { MembershipStore } from '../store/store.ts';
 import type { AppEnv } from './app-env.ts';
 
@@ -24,10 +25,7 @@ export function readApi(store: MembershipStore) {
       const limitText = c.req.query('limit');
       const limit = limitText === undefined ? defaultLimit : Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
-        return c.json(
-          { error: 'invalid_limit', detail: `limit must be an integer from 1 to ${maxLimit}` },
-          400,
-        );
+        throw new InvalidQueryError('invalid_limit', `limit must be an integer from 1 to ${maxLimit}`);
       }
       const page = await store.listMembers(cohortId, { limit, cursor: c.req.query('cursor') });
       return c.json({

@@ -1,48 +1,30 @@
-/** @module One log line and one metric per request, with what the handlers learned about it. */
+/** @module One log line and one `request` event per request, with what the handlers learned about it. */
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import type { Metrics } from '../../runtime/metrics.ts';
+import type { ReceiverEvents } from '../events.ts';
 import type { AppEnv } from './app-env.ts';
 
-export interface RequestLogDeps {
+export function requestLog({
+  logger,
+  events,
+}: {
   logger: Logger;
-  metrics: Metrics;
-}
-
-/**
- * The start of a request's line: the handlers add their fields after these, so no second object
- * is built at the end. The path only: a `?token=` secret must never reach the logs.
- */
-export function requestLine(method: string, path: string): Record<string, unknown> {
-  return { method, path, status: 0, ms: 0 };
-}
-
-/**
- * Completes `line` with the status and duration, counts the request under `route` (the route
- * pattern, not the path: user ids in paths would explode the label set) and logs it. Shared with
- * the webhook served straight from node:http, so both write the same line.
- */
-export function logRequest(
-  { logger, metrics }: RequestLogDeps,
-  line: Record<string, unknown>,
-  route: string,
-  status: number,
-  started: number,
-): void {
-  line.status = status;
-  line.ms = Math.round((performance.now() - started) * 100) / 100;
-  metrics.requests.inc({ route, status });
-  if (status >= 500 && status !== 503) logger.error(line, 'request failed');
-  else if (status >= 400) logger.warn(line, 'request rejected');
-  else logger.info(line, 'request');
-}
-
-export function requestLog(deps: RequestLogDeps): MiddlewareHandler<AppEnv> {
+  events: ReceiverEvents;
+}): MiddlewareHandler<AppEnv> {
   return async function requestLog(c, next) {
     const started = performance.now();
-    const line = requestLine(c.req.method, c.req.path);
-    c.set('logFields', line);
+    // The path only: a `?token=` secret must never reach the logs. Handlers add their fields after these.
+    const line: Record<string, unknown> = { method: c.req.method, path: c.req.path, status: 0, ms: 0 };
+    c.set('logLine', line);
     await next();
-    logRequest(deps, line, c.req.routePath === '/*' ? 'other' : c.req.routePath, c.res.status, started);
+    const { status } = c.res;
+    const ms = Math.round((performance.now() - started) * 100) / 100;
+    line.status = status;
+    line.ms = ms;
+    // The route pattern, not the path: user ids in paths would explode a metric's label set.
+    events.emit('request', { route: c.req.routePath === '/*' ? 'other' : c.req.routePath, status, ms });
+    if (status >= 500 && status !== 503) logger.error(line, 'request failed');
+    else if (status >= 400) logger.warn(line, 'request rejected');
+    else logger.info(line, 'request');
   };
 }

@@ -2,6 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { getQueryParam } from 'hono/utils/url';
+import { UnauthorizedError } from '../errors.ts';
 import type { AppEnv } from './app-env.ts';
 
 export interface AuthOptions {
@@ -13,7 +14,7 @@ export interface AuthOptions {
 
 /**
  * Accepts the secret in the configured header (bare or as `Bearer <token>`), or as a `?token=`
- * query parameter for senders that can only paste a URL. Answers 401 `{"error":"unauthorized"}`.
+ * query parameter for senders that can only paste a URL. Throws UnauthorizedError (401).
  */
 export function requireAuth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const check = secretCheck(options);
@@ -24,15 +25,13 @@ export function requireAuth(options: AuthOptions): MiddlewareHandler<AppEnv> {
     // Node's own header map when served by @hono/node-server: no Web Headers built per request.
     const incoming = c.env?.incoming;
     if (check(incoming ? incoming.headers[name] : c.req.header(name), c.req.url)) return next();
-    c.get('logFields').reason = 'unauthorized';
-    return c.json({ error: 'unauthorized' }, 401);
+    throw new UnauthorizedError();
   };
 }
 
 /**
  * Whether a request carries an accepted secret: `headerValue` is the configured header's value,
  * `url` the full URL (its `?token=` read as Hono reads a query). Undefined when auth is off.
- * Shared with the webhook served straight from node:http.
  */
 export function secretCheck({
   tokens,

@@ -2,17 +2,13 @@
  * @module POST {WEBHOOK_PATH}: the ack path. Read, decode, validate, accept once, answer.
  * No store I/O and no per-user work beyond validation happen here: Amplitude waits 1-2 s at most.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Handler } from 'hono';
 import type { Logger } from 'pino';
-import { answerOf } from '../../inspect/deliveries/answer-of.ts';
-import type { DeliveryLog } from '../../inspect/deliveries/delivery-log.ts';
-import { processName } from '../../inspect/deliveries/process-name.ts';
-import type { Metrics } from '../../runtime/metrics.ts';
 import type { CohortBatch } from '../batch.ts';
 import { type DeadLetters, keptBody } from '../dead-letters/dead-letters.ts';
-import { UnavailableError } from '../errors.ts';
-import { decodeBatch, rejectionOf } from '../payload/decode-body.ts';
+import { IncompleteBodyError, InvalidJsonError, PayloadError, ReceiverError } from '../errors.ts';
+import type { ReceiverEvents, WebhookAnswered } from '../events.ts';
+import { decodeBatch } from '../payload/decode-body.ts';
 import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { AppEnv } from './app-env.ts';
@@ -22,112 +18,60 @@ export interface WebhookDeps {
   queue: Queue;
   parseBatch: BatchParser;
   deadLetters: DeadLetters;
-  metrics: Metrics;
+  events: ReceiverEvents;
   logger: Logger;
   maxBodyBytes: number;
-  /** Gets a receipt for every answer but a 401 or a 500 (the inspector's deliveries). @default none */
-  deliveryLog?: DeliveryLog | undefined;
 }
 
-/** The answer to a webhook the queue took: accepted, or a duplicate of one it took before. */
-export interface WebhookAnswer {
-  status: 200;
-  body:
-    | { status: 'accepted'; message_id: string; users: number }
-    | { status: 'duplicate'; message_id: string };
-}
-
-/** Reads a request's body, decides, and answers: the part of a request a web framework never sees. */
-export type ReceiveWebhook = (
-  source: IncomingMessage | Request,
-  fields: Record<string, unknown>,
-) => Promise<WebhookAnswer>;
-
-/**
- * The ack path without its transport: reads the body from `source`, decodes, accepts once, counts
- * and records a receipt, and fills in `fields` (the request's log line). Rejections are thrown as
- * the error classes `errors.ts` answers. Served by Hono (`webhookHandler`) and straight from
- * node:http (`webhook-listener.ts`), so both take exactly the same steps.
- */
-export function webhookReceiver(deps: WebhookDeps): ReceiveWebhook {
-  const { queue, metrics, deliveryLog } = deps;
-  const receiver = processName();
-  // Label sets made once: the counters look cells up by these values.
-  const acceptedLabels = { outcome: 'accepted', reason: '' } as const;
-  const duplicateLabels = { outcome: 'duplicate', reason: '' } as const;
-  const usersIn = { direction: 'in' } as const;
-  const usersOut = { direction: 'out' } as const;
-  return async function receiveWebhook(source, fields) {
+export function webhookRoute(deps: WebhookDeps): Handler<AppEnv> {
+  const { queue, events } = deps;
+  return async function receiveWebhook(c) {
     const started = performance.now();
     const receivedAt = Date.now();
+    const line = c.get('logLine');
     let batch: CohortBatch | undefined;
     let quarantineId: string | undefined;
-    try {
-      const raw = await readBody(source, deps.maxBodyBytes);
-      const decoded = await decodeOrQuarantine(raw, deps, fields, (id) => {
-        quarantineId = id;
-      });
-      batch = decoded.batch;
-      const messageId = batch.messageId;
-      const users = batch.users.length;
-      fields.message_id = messageId;
-      fields.cohort_id = batch.cohortId;
-      fields.users = users;
-      // The raw text rides along: a durable queue keeps it rather than re-serialise the batch.
-      const outcome = await queue.accept(batch, decoded.source);
-      fields.outcome = outcome;
-      const accepted = outcome === 'accepted';
-      metrics.batches.inc(accepted ? acceptedLabels : duplicateLabels);
-      const ackMs = performance.now() - started;
-      metrics.ackSeconds.observe(ackMs / 1000);
-      // Recorded once the answer is decided: a buffered write, no I/O and no await before the answer.
-      deliveryLog?.recordReceipt({
-        outcome,
-        status: 200,
-        messageId,
-        cohortId: batch.cohortId,
-        cohortName: batch.cohortName,
-        inCohort: batch.inCohort,
-        users,
-        computedTime: batch.computedTime,
+    const answered = (answer: Pick<WebhookAnswered, 'outcome' | 'status' | 'reason'>) =>
+      events.emit('webhook', {
+        ...answer,
+        ...(batch ? batchFields(batch) : { messageId: null }),
+        ...(quarantineId && { quarantineId }),
         receivedAt,
-        ackMs,
-        receiver,
+        ackMs: performance.now() - started,
       });
-      if (!accepted) return { status: 200, body: { status: 'duplicate', message_id: messageId } };
-      metrics.users.inc(batch.inCohort ? usersIn : usersOut, users);
-      return { status: 200, body: { status: 'accepted', message_id: messageId, users } };
-    } catch (error) {
-      if (error instanceof UnavailableError) {
-        metrics.batches.inc({ outcome: 'unavailable', reason: error.reason });
-        fields.reason = error.reason;
+    try {
+      // Node's own request when served: the body is read without a Web stream in between.
+      const raw = await readBody(c.env?.incoming ?? c.req.raw, deps.maxBodyBytes);
+      let text: string;
+      try {
+        ({ batch, text } = decodeBatch(raw, deps.parseBatch, receivedAt));
+      } catch (error) {
+        if (error instanceof InvalidJsonError || error instanceof PayloadError) {
+          line.detail = error.message.slice(0, 500);
+          quarantineId = await quarantine(raw, error, deps);
+        }
+        throw error;
       }
-      const answer = answerOf(error);
-      if (answer) {
-        deliveryLog?.recordReceipt({
-          ...answer,
-          ...(batch ? batchFields(batch) : { messageId: null }),
-          ...(quarantineId && { quarantineId }),
-          receivedAt,
-          ackMs: performance.now() - started,
-          receiver,
-        });
+      const { messageId, cohortId } = batch;
+      const users = batch.users.length;
+      Object.assign(line, { message_id: messageId, cohort_id: cohortId, users });
+      const outcome = await queue.accept({ messageId, users, body: text, receivedAt });
+      line.outcome = outcome;
+      answered({ outcome, status: 200 });
+      if (outcome === 'duplicate') return c.json({ status: 'duplicate', message_id: messageId });
+      return c.json({ status: 'accepted', message_id: messageId, users });
+    } catch (error) {
+      if (error instanceof ReceiverError && !(error instanceof IncompleteBodyError)) {
+        answered({ outcome: error.status === 503 ? 'unavailable' : 'rejected', ...errorFields(error) });
       }
       throw error;
     }
   };
 }
 
-/** POST {WEBHOOK_PATH} as a Hono route: in-process `app.request()`, and URLs node:http leaves to Hono. */
-export function webhookHandler(deps: WebhookDeps): Handler<AppEnv> {
-  const receive = webhookReceiver(deps);
-  return async function receiveWebhook(c) {
-    const answer = await receive(c.env?.incoming ?? c.req.raw, c.get('logFields'));
-    return c.json(answer.body, answer.status);
-  };
-}
+const errorFields = (error: ReceiverError) => ({ status: error.status, reason: error.reason });
 
-/** What a receipt shows of a refused (503) batch. */
+/** What the `webhook` event shows of a batch that was read. */
 function batchFields(batch: CohortBatch) {
   return {
     messageId: batch.messageId,
@@ -139,33 +83,18 @@ function batchFields(batch: CohortBatch) {
   };
 }
 
-/** Turns bytes into a batch, or quarantines the body's exact bytes with the reason and rethrows. */
-async function decodeOrQuarantine(
-  raw: Buffer,
-  deps: WebhookDeps,
-  fields: Record<string, unknown>,
-  onQuarantined: (letterId: string) => void,
-) {
-  const receivedAtMs = Date.now();
+/** Keeps a rejected body's exact bytes with the reason; the sender gets its 400/422 either way. */
+async function quarantine(raw: Buffer, error: ReceiverError, deps: WebhookDeps) {
   try {
-    const { batch, text } = decodeBatch(raw, deps.parseBatch, receivedAtMs);
-    return { batch, source: { rawBody: text, receivedAtMs } };
-  } catch (error) {
-    const rejection = rejectionOf(error);
-    if (rejection) {
-      fields.reason = rejection.reason;
-      fields.detail = (error as Error).message.slice(0, 500);
-      deps.metrics.batches.inc({ outcome: 'rejected', reason: rejection.reason });
-      try {
-        onQuarantined(
-          await deps.deadLetters.add({ kind: 'rejected', reason: rejection.summary, ...keptBody(raw) }),
-        );
-        deps.metrics.deadLetters.inc({ kind: 'rejected' });
-      } catch (quarantineError) {
-        // The sender still deserves its 400/422; losing a copy of a bad body is only logged.
-        deps.logger.error({ err: quarantineError }, 'could not quarantine a rejected body');
-      }
-    }
-    throw error;
+    const id = await deps.deadLetters.add({
+      kind: 'rejected',
+      reason: `${error.reason}: ${error.message}`,
+      ...keptBody(raw),
+    });
+    deps.events.emit('deadLettered', { kind: 'rejected', messageId: undefined });
+    return id;
+  } catch (quarantineError) {
+    deps.logger.error({ err: quarantineError }, 'could not quarantine a rejected body');
+    return undefined;
   }
 }

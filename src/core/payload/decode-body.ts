@@ -1,13 +1,14 @@
 /**
- * @module Bytes to a cohort batch, as the webhook does it: UTF-8, then JSON, then the parser. Shared
- * with `dlq replay`, so a quarantined body is judged again by the very steps that rejected it.
+ * @module Bytes to a cohort batch, as the webhook does it (UTF-8, JSON, then the parser), and back:
+ * a queued body read again by the worker, and a batch written as Amplitude's default shape.
  */
 import { isUtf8 } from 'node:buffer';
-import { InvalidJsonError, PayloadError } from '../errors.ts';
-import type { BatchParser } from './parse-batch.ts';
+import type { CohortBatch } from '../batch.ts';
+import { InvalidJsonError } from '../errors.ts';
+import { type BatchParser, createBatchParser } from './parse-batch.ts';
 
-/** Throws InvalidJsonError (400) or PayloadError (422); `text` is the body as the queue keeps it. */
-export function decodeBatch(raw: Buffer, parseBatch: BatchParser, receivedAtMs: number) {
+/** Throws InvalidJsonError (400) or PayloadError (422); `text` is the body as queues keep it. */
+export function decodeBatch(raw: Buffer, parseBatch: BatchParser, receivedAt: number) {
   if (!isUtf8(raw)) throw new InvalidJsonError('body is not valid UTF-8');
   const text = raw.toString('utf8');
   let json: unknown;
@@ -16,21 +17,53 @@ export function decodeBatch(raw: Buffer, parseBatch: BatchParser, receivedAtMs: 
   } catch (error) {
     throw new InvalidJsonError((error as Error).message);
   }
-  return { batch: parseBatch(json, text, receivedAtMs), text };
+  return { batch: parseBatch(json, text, receivedAt), text };
 }
 
-/** The `error` of a 400 or 422 answer and the `reason` label of its metric. */
-export const rejectionReasons = ['invalid_json', 'invalid_payload'] as const;
-
-export interface Rejection {
-  reason: (typeof rejectionReasons)[number];
-  /** `reason: message`, as a quarantined letter's reason reads. */
-  summary: string;
+/** A queued body that no longer parses: only a parser grown stricter since it was accepted. */
+export class UndecodableBodyError extends Error {
+  override name = 'UndecodableBodyError';
 }
 
-/** What a decoding error means to the sender; undefined for anything that is not a rejection. */
-export function rejectionOf(error: unknown): Rejection | undefined {
-  if (!(error instanceof InvalidJsonError || error instanceof PayloadError)) return undefined;
-  const reason = error instanceof InvalidJsonError ? 'invalid_json' : 'invalid_payload';
-  return { reason, summary: `${reason}: ${error.message}` };
+/** Reads a queued body back into the batch it was accepted as. */
+export type QueuedBodyDecoder = (body: string, receivedAt: number) => CohortBatch;
+
+/**
+ * The limits were checked when the body was accepted, so they are lifted here: lowering
+ * MAX_USERS_PER_BATCH and restarting must not turn batches that already got their 200 into rejects.
+ */
+export function createQueuedBodyDecoder(): QueuedBodyDecoder {
+  const lifted = Number.MAX_SAFE_INTEGER;
+  const parseBatch = createBatchParser({
+    maxUsers: lifted,
+    maxUserIdLength: lifted,
+    maxProperties: lifted,
+    maxIdLength: lifted,
+  });
+  return function decodeQueuedBody(body, receivedAt) {
+    try {
+      return parseBatch(JSON.parse(body), body, receivedAt);
+    } catch (error) {
+      throw new UndecodableBodyError((error as Error).message, { cause: error });
+    }
+  };
+}
+
+/**
+ * `batch` as a body in Amplitude's default shape, which decodes back to the same batch: how a batch
+ * known only in its normalised form (a `failed` dead letter) goes back into a queue.
+ */
+export function toDefaultShapeBody(batch: CohortBatch): string {
+  return JSON.stringify({
+    cohort_name: batch.cohortName,
+    cohort_id: batch.cohortId,
+    in_cohort: batch.inCohort,
+    computed_time: String(batch.computedTime),
+    message_id: batch.messageId,
+    users: batch.users.map((user) =>
+      user.properties === undefined
+        ? { user_id: user.userId }
+        : { user_id: user.userId, user_properties: user.properties },
+    ),
+  });
 }

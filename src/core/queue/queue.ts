@@ -2,33 +2,34 @@
  * @module The Queue port. Accepting is where dedupe happens: only the queue can make "remember this
  * message_id" and "enqueue this batch" one atomic step, so there is no separate deduper port.
  */
-import type { CohortBatch } from '../batch.ts';
+
+/**
+ * A batch as queues keep it: the request body it arrived as, which the worker parses again when its
+ * turn comes, and the little a queue must know without parsing it.
+ */
+export interface QueuedBatch {
+  /** The dedupe key. */
+  messageId: string;
+  /** Users in the batch, counted against the queue's bound. */
+  users: number;
+  /** The body as received, UTF-8 text. */
+  body: string;
+  /** When it arrived, epoch ms (the per-user flag list takes its computed_time from it). */
+  receivedAt: number;
+}
 
 export type AcceptOutcome = 'accepted' | 'duplicate';
 
-/** Called by the queue for each batch; the batch leaves the queue only when this resolves. */
-export type BatchHandler = (batch: CohortBatch, delivery: DeliveryInfo) => Promise<void>;
-
-export interface DeliveryInfo {
-  /** 1 on the first delivery; more when a durable queue redelivers after a crash. */
+/** The queue's hand-over of a batch to its handler. */
+export interface HandOver {
+  /** 1 the first time; more when it comes again (the handler threw, or a process died holding it). */
   attempt: number;
-  /** When the batch was accepted (epoch ms), to measure apply lag. */
+  /** When the batch was accepted, epoch ms: to measure apply lag. */
   acceptedAt: number;
-  /** The text the batch was just parsed from, when the queue kept that rather than the batch. */
-  source?: BatchSource | undefined;
-  /** How many users it carries, when the queue knows without reading `batch.users` (which may parse them). */
-  users?: number | undefined;
 }
 
-/**
- * The exact text a batch was parsed from and when it arrived. A queue may keep these instead of
- * `JSON.stringify(batch)`, which would cost the ack path a large share of what parsing did; the
- * worker parses the text again with the same parser, off the ack path.
- */
-export interface BatchSource {
-  rawBody: string;
-  receivedAtMs: number;
-}
+/** Called by the queue for each batch; the batch leaves the queue only when this resolves. */
+export type BatchHandler = (batch: QueuedBatch, handOver: HandOver) => Promise<void>;
 
 export interface QueueStats {
   batches: number;
@@ -40,27 +41,23 @@ export interface QueueStats {
 export interface Queue {
   /**
    * Accepts a batch once per messageId within the dedupe TTL. Resolves only once the batch is as
-   * safe as the mode promises (held in memory, committed to SQLite, acknowledged by Redis).
-   * `source`, when given, is what `batch` was parsed from; a queue may keep it instead of the batch.
+   * safe as the queue promises (held in memory, written to disk, acknowledged by Redis).
    * @throws UnavailableError when full, when a backend is down, or while shutting down.
    */
-  accept(batch: CohortBatch, source?: BatchSource): Promise<AcceptOutcome>;
+  accept(batch: QueuedBatch): Promise<AcceptOutcome>;
   /**
-   * Enqueues a batch without the dedupe check and whatever the bound: how `npm run dlq -- replay`
-   * hands a dead letter back to the workers. Only the durable queues have it: another process
-   * (the CLI) can reach them.
+   * Enqueues a batch without the dedupe check and whatever the bound: how a replayed dead letter
+   * goes back to the workers. Only queues another process (the dlq CLI) can reach have it.
    */
-  requeue?(batch: CohortBatch): Promise<void>;
+  requeue?(batch: QueuedBatch): Promise<void>;
   /** Starts handing batches to `handler`. Call once. */
   consume(handler: BatchHandler): void;
-  /** Stops accepting (accept then throws `shutting_down`); consuming goes on until `close`. */
+  /** Stops accepting (accept then throws `shutting_down`); handing over goes on until `close`. */
   stopAccepting(): void;
   /**
-   * Resolves true when nothing is waiting or in flight, false if `timeoutMs` passed first. After
-   * `stopAccepting` (a shutdown), a durable queue waits only for the batches this process holds:
-   * the rest is safe in SQLite or Redis and is taken up after a restart or by another worker. So
-   * does a memory queue nothing consumes (ROLE=receiver): it holds nothing in flight, and its `close`
-   * keeps every waiting batch in the spill.
+   * Resolves true when nothing is waiting or in hand, false if `timeoutMs` passed first. After
+   * `stopAccepting`, a durable queue waits only for the batches this process holds: the rest is
+   * safe in its backend. So does a memory queue nothing consumes: its `close` keeps every batch.
    */
   drain(timeoutMs: number): Promise<boolean>;
   stats(): Promise<QueueStats>;

@@ -1,16 +1,14 @@
 /**
  * @module Hands each applied batch's changes to every sink, in per-user order, with retries, and
- * sets aside as a `sink` dead letter what a sink would not take. `deliver` resolves only once every
+ * sets aside as a `sink` dead letter what a sink would not take. `dispatch` resolves only once every
  * sink has the changes or they are in the dead letters: the worker awaits it before the queue lets
  * the batch go, so a durable queue still holds the batch until its changes are safe.
  */
 import type { Logger } from 'pino';
-import type { DeliveryLog } from '../../inspect/deliveries/delivery-log.ts';
-import type { Metrics } from '../../runtime/metrics.ts';
-import { createSinkMetrics, type SinkMetrics } from '../../runtime/sink-metrics.ts';
 import type { DeadLetters } from '../dead-letters/dead-letters.ts';
+import type { ReceiverEvents } from '../events.ts';
 import type { MembershipChange } from '../store/store.ts';
-import { type DeliveryFailure, deliverWithRetries, type RetryOptions } from './retry.ts';
+import { type RetryOptions, type SendFailure, sendWithRetries } from './retry.ts';
 import type { Sink } from './sink.ts';
 
 export interface SinkDispatcherOptions
@@ -18,23 +16,21 @@ export interface SinkDispatcherOptions
   sinks: readonly Sink[];
   deadLetters: DeadLetters;
   logger: Logger;
-  /** The receiver's metrics: the sink series join its registry. */
-  metrics?: Metrics;
-  /** Gets each sink's result per batch (the inspector's deliveries). @default none */
-  deliveryLog?: DeliveryLog | undefined;
+  /** Hears each sink's result per batch and each failed attempt. @default nobody */
+  events?: ReceiverEvents;
 }
 
 export interface SinkDispatcher {
   /**
    * Resolves once every sink has `changes` or they are kept as dead letters; rejects only when the
-   * dead letter cannot be written or the dispatcher closes, so the queue delivers the batch again.
+   * dead letter cannot be written or the dispatcher closes, so the queue hands the batch over again.
    */
-  deliver(changes: readonly MembershipChange[], context?: { messageId?: string }): Promise<void>;
-  /** Stops waiting between retries (pending deliveries reject) and closes the sinks. */
+  dispatch(changes: readonly MembershipChange[], messageId?: string): Promise<void>;
+  /** Stops waiting between retries (pending sends reject) and closes the sinks. */
   close(): Promise<void>;
 }
 
-/** The body of a `sink` dead letter, as `replaySinkLetter` reads it back. */
+/** The body of a `sink` dead letter, as a replay reads it back. */
 export interface SinkLetterBody {
   sink: string;
   changes: MembershipChange[];
@@ -42,15 +38,12 @@ export interface SinkLetterBody {
 
 export function createSinkDispatcher(options: SinkDispatcherOptions): SinkDispatcher {
   const closing = new AbortController();
-  const sinkMetrics = options.metrics && createSinkMetrics(options.metrics.registry);
-  const deliveries = options.sinks.map((sink) =>
-    createOrderedDelivery(sink, options, closing.signal, sinkMetrics),
-  );
+  const lanes = options.sinks.map((sink) => createOrderedLanes(sink, options, closing.signal));
   return {
-    async deliver(changes, context = {}) {
+    async dispatch(changes, messageId) {
       closing.signal.throwIfAborted();
       if (changes.length === 0) return;
-      await Promise.all(deliveries.map((deliver) => deliver(changes, context)));
+      await Promise.all(lanes.map((send) => send(changes, messageId)));
     },
     async close() {
       closing.abort(new Error('sink dispatcher closed'));
@@ -64,37 +57,28 @@ export function createSinkDispatcher(options: SinkDispatcherOptions): SinkDispat
  * userId), and each lane sends its batches one after another, retries included. So a change never
  * overtakes an older one for the same user, while users in different lanes go in parallel.
  */
-function createOrderedDelivery(
-  sink: Sink,
-  options: SinkDispatcherOptions,
-  signal: AbortSignal,
-  metrics: SinkMetrics | undefined,
-) {
+function createOrderedLanes(sink: Sink, options: SinkDispatcherOptions, signal: AbortSignal) {
   const laneCount = sink.concurrency ?? 1;
   const batchSize = sink.batchSize ?? Number.POSITIVE_INFINITY;
   const lanes: Promise<unknown>[] = Array.from({ length: laneCount }, () => Promise.resolve());
-  const { maxAttempts, backoffMs, maxRetryAfterMs, random, logger } = options;
+  const { maxAttempts, backoffMs, maxRetryAfterMs, random, logger, events } = options;
   const retry: RetryOptions = {
     ...definedOnly({ maxAttempts, backoffMs, maxRetryAfterMs, random }),
     logger,
     signal,
-    onFailedAttempt: () => metrics?.failedAttempts.inc({ sink: sink.name }),
+    onFailedAttempt: () => events?.emit('sinkAttemptFailed', { sink: sink.name }),
   };
 
   const sendLane = async (changes: MembershipChange[]) => {
-    const failed: { changes: MembershipChange[]; failure: DeliveryFailure }[] = [];
+    const failed: { changes: MembershipChange[]; failure: SendFailure }[] = [];
     for (const batch of cutIntoBatches(changes, batchSize)) {
-      const failure = await deliverWithRetries(sink, batch, retry);
+      const failure = await sendWithRetries(sink, batch, retry);
       if (failure) failed.push({ changes: batch, failure });
-      else metrics?.changes.inc({ sink: sink.name, outcome: 'delivered' }, batch.length);
     }
     return failed;
   };
 
-  return async function deliverInOrder(
-    changes: readonly MembershipChange[],
-    context: { messageId?: string },
-  ) {
+  return async function sendInOrder(changes: readonly MembershipChange[], messageId: string | undefined) {
     const runs = partitionByUser(changes, laneCount).map((laneChanges, index) => {
       if (laneChanges.length === 0) return Promise.resolve([]);
       const run = (lanes[index] as Promise<unknown>).then(() => sendLane(laneChanges));
@@ -105,29 +89,27 @@ function createOrderedDelivery(
     const failed = (await Promise.all(runs)).flat();
     const undelivered = failed.flatMap((entry) => entry.changes);
     const lastFailure = failed.at(-1)?.failure;
-    if (context.messageId !== undefined) {
-      options.deliveryLog?.recordSinkResult(context.messageId, {
-        name: sink.name,
-        delivered: changes.length - undelivered.length,
-        failed: undelivered.length,
-        ...(lastFailure ? { error: `${lastFailure.error.name}: ${lastFailure.error.message}` } : {}),
-      });
-    }
+    events?.emit('sinkOutcome', {
+      sink: sink.name,
+      messageId,
+      delivered: changes.length - undelivered.length,
+      failed: undelivered.length,
+      ...(lastFailure ? { error: `${lastFailure.error.name}: ${lastFailure.error.message}` } : {}),
+    });
     if (lastFailure === undefined) return;
     const { error, attempts } = lastFailure;
-    options.logger.error(
-      { err: error, sink: sink.name, attempts, changes: undelivered.length, message_id: context.messageId },
-      'sink delivery failed on every attempt; changes set aside as a dead letter',
+    logger.error(
+      { err: error, sink: sink.name, attempts, changes: undelivered.length, message_id: messageId },
+      'sink send failed on every attempt; changes set aside as a dead letter',
     );
     const body: SinkLetterBody = { sink: sink.name, changes: undelivered };
     await options.deadLetters.add({
       kind: 'sink',
-      reason: `${sink.name}: ${error.name}: ${error.message} (after ${attempts} attempts)`,
+      reason: `${sink.name}: ${error.name}: ${error.message} (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`,
       body: JSON.stringify(body),
-      ...(context.messageId === undefined ? {} : { messageId: context.messageId }),
+      ...(messageId === undefined ? {} : { messageId }),
     });
-    metrics?.changes.inc({ sink: sink.name, outcome: 'dead_lettered' }, undelivered.length);
-    options.metrics?.deadLetters.inc({ kind: 'sink' });
+    events?.emit('deadLettered', { kind: 'sink', messageId });
   };
 }
 

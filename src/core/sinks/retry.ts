@@ -15,7 +15,7 @@ export interface RetryOptions {
   backoffMs?: (retry: number) => number;
   /** The longest wait a `Retry-After` may impose; a longer one is cut to this. @default 60_000 */
   maxRetryAfterMs?: number;
-  /** Aborting it stops the waits between attempts: the delivery rejects with the signal's reason. */
+  /** Aborting it stops the waits between attempts: the send rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Called after each failed attempt, e.g. to count it. */
   onFailedAttempt?: (error: unknown, attempt: number) => void;
@@ -24,8 +24,8 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** Why a delivery gave up: the last error and how many attempts were made. */
-export interface DeliveryFailure {
+/** Why sending gave up: the last error and how many attempts were made. */
+export interface SendFailure {
   error: Error;
   attempts: number;
 }
@@ -36,15 +36,15 @@ export const defaultSinkMaxAttempts = 8;
 const defaultBackoff = (retry: number) => Math.min(30_000, 500 * 2 ** (retry - 1));
 
 /** Resolves undefined once `sink` has `changes`, or with the failure once it gives up. */
-export async function deliverWithRetries(
+export async function sendWithRetries(
   sink: Sink,
   changes: readonly MembershipChange[],
   options: RetryOptions = {},
-): Promise<DeliveryFailure | undefined> {
+): Promise<SendFailure | undefined> {
   const maxAttempts = options.maxAttempts ?? defaultSinkMaxAttempts;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await sink.deliver(changes);
+      await sink.send(changes);
       return undefined;
     } catch (caught) {
       options.signal?.throwIfAborted();
@@ -56,7 +56,7 @@ export async function deliverWithRetries(
       const waitMs = retryDelayMs(attempt, error, options);
       options.logger?.warn(
         { err: error, sink: sink.name, attempt, wait_ms: waitMs, changes: changes.length },
-        'sink delivery failed, will retry',
+        'sink send failed, will retry',
       );
       // An aborted sleep rejects with a generic AbortError; the signal's reason says why.
       await sleep(waitMs, undefined, options.signal ? { signal: options.signal } : {}).catch((error) => {

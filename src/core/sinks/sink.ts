@@ -17,20 +17,20 @@ import type { MembershipChange } from '../store/store.ts';
 export interface Sink {
   /** Names the sink in logs, metrics and dead letters: `log`, `http`, yours. */
   readonly name: string;
-  /** The most changes handed to one `deliver` call. @default unlimited */
+  /** The most changes handed to one `send` call. @default unlimited */
   readonly batchSize?: number;
-  /** How many `deliver` calls may run at once (each on its own users). @default 1 */
+  /** How many `send` calls may run at once (each on its own users). @default 1 */
   readonly concurrency?: number;
   /**
    * Hands `changes` downstream; resolves once the downstream has them. A rejection is retried with
    * backoff; throw a {@link SinkError} to say when to retry, or that retrying cannot help.
    */
-  deliver(changes: readonly MembershipChange[]): Promise<void>;
+  send(changes: readonly MembershipChange[]): Promise<void>;
   /** Releases what the sink holds (sockets, timers). */
   close?(): Promise<void>;
 }
 
-/** A failed delivery that says how to go on. Any other error is retried with the usual backoff. */
+/** A failed send that says how to go on. Any other error is retried with the usual backoff. */
 export class SinkError extends Error {
   override name = 'SinkError';
   /** False when a retry would get the same answer (e.g. HTTP 400): dead-letter at once. */

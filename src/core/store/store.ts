@@ -34,12 +34,6 @@ export interface ApplyOptions {
    * @default false
    */
   restate?: boolean;
-  /**
-   * The exact text `batch` was parsed from, when the queue kept it. A store on another thread sends
-   * this and parses it there (src/apply-thread/): a string crosses for a copy, a thousand user
-   * objects for a clone that costs the event loop a millisecond. Stores in this thread ignore it.
-   */
-  source?: { rawBody: string; receivedAtMs: number } | undefined;
 }
 
 export interface CohortSummary {

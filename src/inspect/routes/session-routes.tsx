@@ -32,7 +32,7 @@ export function sessionRoutes(ctx: InspectorContext) {
     if (who === undefined) {
       ctx.deps.logger.warn({ action: 'login' }, 'inspector login refused: the token is not accepted');
       if (!wantsHtml(c)) return reject(c, base, 401, 'invalid_token', 'That token is not accepted.');
-      c.get('logFields').reason = 'invalid_token';
+      c.get('logLine').reason = 'invalid_token';
       return c.html(<LoginPage base={base} next={next} message="That token is not accepted." />, 401);
     }
     setSessionCookie(c, ctx.sessions.open(who), {

@@ -1,24 +1,16 @@
 /**
- * @module A MembershipStore whose work runs on a worker thread (thread.ts): a batch's transaction
- * never holds the event loop that answers webhooks, and both cores work while a sync is applied
- * (docs/design.md#the-apply-thread). Batches, changes and pages cross as structured clones.
+ * @module An applier whose work runs on a worker thread (thread.ts): a batch's parse and transaction
+ * never hold the event loop that answers webhooks, and both cores work while a sync is applied
+ * (docs/design.md#the-apply-thread). Only the body's text crosses; the changes come back as columns.
  */
 import { Worker } from 'node:worker_threads';
 import { oneTurnEach } from '../core/event-loop-turns.ts';
-import type { MembershipStore } from '../core/store/store.ts';
-import { type ChangeColumns, fromColumns } from './change-columns.ts';
-import type { StoreSpec } from './open-store.ts';
-import { fromPlainError, type StoreMethod, type StoreReply } from './protocol.ts';
+import type { Applier } from '../core/worker.ts';
+import type { StoreRecipe } from '../runtime/extension.ts';
+import { fromColumns } from './change-columns.ts';
+import { type AppliedColumns, fromPlainError, type ThreadCall, type ThreadReply } from './protocol.ts';
 
-/** The read side a store can serve on the event loop instead of the thread. */
-export type StoreReads = Pick<MembershipStore, 'listCohorts' | 'listMembers' | 'userCohorts' | 'check'>;
-
-export interface ThreadedStoreOptions {
-  /**
-   * Serves the reads here instead of on the thread: the SQLite file's connection on the event loop,
-   * whose WAL reads run beside the thread's writes instead of waiting behind a commit.
-   */
-  reads?: StoreReads | undefined;
+export interface ThreadedApplierOptions {
   /** Hears why the thread stopped unasked. The calls it held fail (the worker retries them); the next call starts a new thread. */
   onThreadStopped?: (reason: string) => void;
   /** How long `close` waits for the thread to commit what waits and exit. @default 5000 */
@@ -26,7 +18,7 @@ export interface ThreadedStoreOptions {
 }
 
 interface PendingCall {
-  resolve(value: unknown): void;
+  resolve(value: AppliedColumns | undefined): void;
   reject(error: Error): void;
 }
 
@@ -35,16 +27,25 @@ interface Running {
   calls: Map<number, PendingCall>;
 }
 
+/** Distributive, so each call keeps its own fields without its id. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 const fromTypeScript = import.meta.url.endsWith('.ts');
 const threadEntry = new URL(fromTypeScript ? './thread.ts' : './thread.js', import.meta.url);
 
-/** A store on the apply thread, and how often that thread stopped unasked (a metric). */
-export interface ThreadedStore extends MembershipStore {
+export interface ThreadedApplier {
+  apply: Applier;
+  /** How often the thread stopped unasked (a metric). */
   readonly threadStops: number;
+  /** Commits what waits and ends the thread. */
+  close(): Promise<void>;
 }
 
-/** Starts the thread on first use, so a process that never applies (ROLE=receiver) never starts one. */
-export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptions = {}): ThreadedStore {
+/** Starts the thread on first use, so a process that never applies never starts one. */
+export function createThreadedApplier(
+  recipe: StoreRecipe,
+  options: ThreadedApplierOptions = {},
+): ThreadedApplier {
   let running: Running | undefined;
   let threadStops = 0;
   let nextId = 1;
@@ -53,11 +54,11 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
 
   const start = (): Running => {
     const worker = fromTypeScript
-      ? new Worker(typeScriptBootstrap(), { workerData: spec })
-      : new Worker(threadEntry, { workerData: spec });
+      ? new Worker(typeScriptBootstrap(), { workerData: recipe })
+      : new Worker(threadEntry, { workerData: recipe });
     const calls = new Map<number, PendingCall>();
     let failure: Error | undefined;
-    worker.on('message', (reply: StoreReply) => {
+    worker.on('message', (reply: ThreadReply) => {
       const call = calls.get(reply.id);
       if (!call) return;
       calls.delete(reply.id);
@@ -86,44 +87,26 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
     return { worker, calls };
   };
 
-  const call = (method: StoreMethod, args: unknown[]): Promise<unknown> => {
-    if (closed && method !== 'close') return Promise.reject(new Error('the store is closed'));
+  const call = (message: WithoutId<ThreadCall>): Promise<AppliedColumns | undefined> => {
+    if (closed && message.method !== 'close') return Promise.reject(new Error('the apply thread is closed'));
     running ??= start();
     const { worker, calls } = running;
     return new Promise((resolve, reject) => {
       const id = nextId++;
       calls.set(id, { resolve, reject });
       worker.ref();
-      try {
-        worker.postMessage({ id, method, args });
-      } catch (error) {
-        // A value structured cloning cannot copy (a DataCloneError): this call fails, alone.
-        calls.delete(id);
-        reject(error as Error);
-      }
+      worker.postMessage({ ...message, id });
     });
   };
 
-  const { reads } = options;
   return {
     get threadStops() {
       return threadStops;
     },
-    async applyBatch(batch, applyOptions) {
-      // With the queue's text at hand, only that crosses (the thread parses it again); else the batch.
-      const columns = await call('applyBatch', [applyOptions?.source ? null : batch, applyOptions]);
-      return fromColumns(columns as ChangeColumns);
-    },
-    listCohorts: () =>
-      reads?.listCohorts() ?? (call('listCohorts', []) as ReturnType<StoreReads['listCohorts']>),
-    listMembers: (cohortId, request) =>
-      reads?.listMembers(cohortId, request) ??
-      (call('listMembers', [cohortId, request]) as ReturnType<StoreReads['listMembers']>),
-    userCohorts: (userId) =>
-      reads?.userCohorts(userId) ?? (call('userCohorts', [userId]) as ReturnType<StoreReads['userCohorts']>),
-    async check() {
-      await reads?.check();
-      await call('check', []);
+    async apply(batch, { restate }) {
+      const applied = await call({ method: 'apply', batch, restate });
+      if (applied === undefined) throw new Error('the apply thread answered nothing');
+      return { batch: applied.batch, users: applied.users, changes: fromColumns(applied.changes) };
     },
     async close() {
       if (closed) return;
@@ -134,7 +117,7 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
       // A thread stuck in a statement is stopped: the store's promise (an applied batch survives) holds, as on a kill.
       const timer = setTimeout(() => void current.worker.terminate(), options.closeTimeoutMs ?? 5000);
       try {
-        await call('close', []);
+        await call({ method: 'close' });
       } finally {
         await exited;
         clearTimeout(timer);
@@ -144,8 +127,8 @@ export function createThreadedStore(spec: StoreSpec, options: ThreadedStoreOptio
 }
 
 /**
- * Run from TypeScript (npm start, the tests), the thread registers tsx before it loads its entry: on
- * Node 20 a worker does not inherit the process's `--import tsx` hooks. Built (dist/), plain Node.
+ * Run from TypeScript (the tests, the benches), the thread registers tsx before it loads its entry:
+ * on Node 20 a worker does not inherit the process's `--import tsx` hooks. Built (dist/), plain Node.
  */
 function typeScriptBootstrap(): URL {
   const tsxApi = import.meta.resolve('tsx/esm/api');
