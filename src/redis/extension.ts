@@ -4,7 +4,7 @@
  * shares it.
  */
 import { z } from 'zod';
-import { defineExtension } from '../runtime/extension.ts';
+import { defineExtension, type OpenedHome, queueIn } from '../runtime/extension.ts';
 import { throttledWarning } from '../runtime/logger.ts';
 import { redactUrl } from '../runtime/redact-url.ts';
 import { integer } from '../runtime/settings.ts';
@@ -55,16 +55,15 @@ export const redis = defineExtension({
               onConsumeError: (error) =>
                 logger.warn({ error: error.message }, 'reading the Redis queue failed; retrying'),
             });
-            return {
-              queue,
+            const home: OpenedHome = {
               deadLetters,
               home: { kind: 'redis', redis: client, keyPrefix },
               async close() {
-                await queue.close();
                 await deadLetters.close();
                 client.disconnect();
               },
             };
+            return queueIn(home, queue);
           },
         },
       },

@@ -91,6 +91,18 @@ export interface OpenedQueue extends OpenedHome {
   queue: Queue;
 }
 
+/** `queue` kept in `home`: closing closes the queue first, then what holds it. */
+export function queueIn(home: OpenedHome, queue: Queue): OpenedQueue {
+  return {
+    ...home,
+    queue,
+    async close() {
+      await queue.close();
+      await home.close();
+    },
+  };
+}
+
 /**
  * How to open a store, as plain data, so the apply thread can open one of its own: the module
  * that exports `openStore(options)`, and the options.

@@ -16,7 +16,15 @@ import { createSinkDispatcher } from '../core/sinks/dispatcher.ts';
 import type { MembershipStore } from '../core/store/store.ts';
 import { createWorker, storeApplier } from '../core/worker.ts';
 import type { Config, CoreConfig } from './config.ts';
-import type { HomeOffer, OpenedHome, OpenedQueue, QueueOffer, Receiver, StoreRecipe } from './extension.ts';
+import {
+  type HomeOffer,
+  type OpenedHome,
+  type OpenedQueue,
+  type QueueOffer,
+  queueIn,
+  type Receiver,
+  type StoreRecipe,
+} from './extension.ts';
 import { isLoopback } from './loopback.ts';
 import { memoryStoreRecipe } from './memory-store.ts';
 import { createMetrics } from './metrics.ts';
@@ -91,14 +99,7 @@ async function openQueue(config: Config, logger: Logger, storeRecipe: StoreRecip
     maxInFlight: storeRecipe.inFlight ?? 1,
     spill: home.spill,
   });
-  return {
-    ...home,
-    queue,
-    async close() {
-      await queue.close();
-      await home.close();
-    },
-  };
+  return queueIn(home, queue);
 }
 
 /** The webhook's parser with the configured limits (also how a replay judges a quarantined body). */

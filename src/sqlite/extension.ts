@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { CoreConfig } from '../runtime/core-config.ts';
-import { defineExtension, type OpenContext } from '../runtime/extension.ts';
+import { defineExtension, type OpenContext, queueIn } from '../runtime/extension.ts';
 import { createSqliteDeadLetters } from './dead-letters.ts';
 import { createSqliteSpill } from './memory-spill.ts';
 import { sqliteStoreRecipe } from './open-store.ts';
@@ -44,14 +44,7 @@ export const sqlite = defineExtension({
               dedupeTtlSeconds: context.config.DEDUPE_TTL_SECONDS,
               maxUsers: context.config.QUEUE_MAX_USERS,
             });
-            return {
-              ...file,
-              queue,
-              async close() {
-                await queue.close();
-                await file.close();
-              },
-            };
+            return queueIn(file, queue);
           },
         },
       },

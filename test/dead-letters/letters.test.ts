@@ -2,12 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keptBody, type Letter, letterBytes } from '../../src/core/dead-letters/dead-letters.ts';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
-import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { createRedisDeadLetters } from '../../src/redis/dead-letters.ts';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteDeadLetters } from '../../src/sqlite/dead-letters.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
-import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir } from '../support/tmp.ts';
 import { describeDeadLettersContract } from './contract.ts';
 
@@ -26,21 +22,6 @@ describeDeadLettersContract('sqlite', async ({ maxPerKind }) => {
       await dir.remove();
     },
   };
-});
-
-describeWithService(await probeRedis(), 'Redis dead letters', () => {
-  describeDeadLettersContract('redis', async ({ maxPerKind }) => {
-    const keyPrefix = randomKeyPrefix('test-letters');
-    const redis = connectRedis(redisUrl);
-    await waitUntilReady(redis, 2000);
-    return {
-      letters: createRedisDeadLetters(redis, { keyPrefix, maxPerKind }),
-      cleanup: async () => {
-        redis.disconnect();
-        await deleteKeysUnder(redisUrl, keyPrefix);
-      },
-    };
-  });
 });
 
 describe('SQLite dead letters in a file made before bodies kept their encoding', () => {

@@ -19,7 +19,7 @@ import { createMemoryQueue } from '../../src/core/queue/memory.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
 import { runDlqCli } from '../cli/run-dlq.ts';
 import { startTestReceiver, type TestReceiver } from '../hardening/receiver.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 

@@ -1,6 +1,4 @@
 /** @module What the durability tests send and how they read the outcome back. */
-import { Redis } from 'ioredis';
-import { queueKeys } from '../../src/redis/queue-keys.ts';
 
 export interface SentBatch {
   messageId: string;
@@ -63,16 +61,5 @@ export async function eventually(condition: () => Promise<boolean>, what: string
     if (await condition().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Whether every accepted batch under `keyPrefix` was acknowledged: an empty stream, nothing pending. */
-export async function redisQueueEmpty(redisUrl: string, keyPrefix: string): Promise<boolean> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    return (await redis.xlen(queueKeys(keyPrefix).stream)) === 0;
-  } finally {
-    redis.disconnect();
   }
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiverNotReady, runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
 import { loadConfig } from '../../src/compose.ts';
+import { buildVariables } from '../support/offered.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 import { firstResponse, openConnection } from './raw-http.ts';
 import { amplitudeBody, startTestReceiver } from './receiver.ts';
@@ -186,8 +187,10 @@ describe('secrets never reach a log line', () => {
       SINK_HTTP_URL: `http://hook:${secrets.sinkUrl}@127.0.0.1:${sinkPort}/hook`,
     });
     expect(code).toBe(1);
+    // Each one this build reads (a build without the Redis extension has no REDIS_URL to refuse).
+    const variables = buildVariables();
     for (const name of ['DATABASE_URL', 'REDIS_URL', 'SINK_HTTP_HEADERS', 'SINK_HTTP_URL']) {
-      expect(output).toContain(name);
+      if (variables.has(name) || name.startsWith('SINK_')) expect(output).toContain(name);
     }
     expectNoSecret(output, 'a refused configuration');
   });

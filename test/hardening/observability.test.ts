@@ -6,9 +6,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/compose.ts';
-import { settingsOf } from '../../src/runtime/config.ts';
 import { alertsYaml as alerts, expressions, metricNames } from '../ops/alert-rules.ts';
+import { buildVariables } from '../support/offered.ts';
 import { amplitudeBody, startTestReceiver, type TestReceiver } from './receiver.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -71,11 +70,7 @@ describe('metrics and the docs', () => {
 
   it('names every configuration variable', () => {
     // Most sit in the Configuration table; a few (the sinks') are explained in a section of their own.
-    const config = loadConfig({});
-    const variables = [
-      ...Object.keys(config).filter((key) => key !== 'extensions'),
-      ...config.extensions.flatMap((extension) => Object.keys(settingsOf(config, extension.name))),
-    ];
+    const variables = [...buildVariables()];
     expect(variables).toContain('SQLITE_PATH');
     const missing = variables.filter((name) => !readme.includes(`\`${name}\``));
     expect(missing).toEqual([]);

@@ -5,7 +5,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { curlPost, describeWithChromium, launchBrowser, logIn, reloadUntil, screenshot } from './browser.ts';
 

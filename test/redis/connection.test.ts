@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { connectBlockingRedis, connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 
 describeWithService(await probeRedis(), 'Redis connections', () => {

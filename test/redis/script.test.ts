@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
+import { readOnlyScript } from '../../src/redis/lua/read-only-script.ts';
 import { redisScript, runScript } from '../../src/redis/script.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 
 /** A script Redis has never cached: its text is unique to this run. */
@@ -21,33 +22,26 @@ describeWithService(await probeRedis(), 'Redis scripts', () => {
     await deleteKeysUnder(redisUrl, keyPrefix);
   });
 
-  it('sends the whole script when Redis does not know it, then runs it by SHA', async () => {
+  it('sends the whole script when Redis does not know it, then runs it by SHA, also after a SCRIPT FLUSH', async () => {
     const echo = redisScript({ name: 'echo', numberOfKeys: 1, lua: fresh('return { KEYS[1], ARGV[1] }') });
-    expect(await redis.script('EXISTS', echo.sha)).toEqual([0]);
+    const sha = createHash('sha1').update(echo.lua).digest('hex');
+    expect(await redis.script('EXISTS', sha)).toEqual([0]);
     expect(await runScript(redis, echo, [`${keyPrefix}:k`, 'v'])).toEqual([`${keyPrefix}:k`, 'v']);
-    expect(await redis.script('EXISTS', echo.sha)).toEqual([1]);
+    expect(await redis.script('EXISTS', sha)).toEqual([1]);
     expect(await runScript(redis, echo, [`${keyPrefix}:k`, 'w'])).toEqual([`${keyPrefix}:k`, 'w']);
+    // A restarted Redis has forgotten every script: the next run sends it whole again.
+    await redis.script('FLUSH');
+    expect(await runScript(redis, echo, [`${keyPrefix}:k`, 'x'])).toEqual([`${keyPrefix}:k`, 'x']);
   });
 
-  it('runs a read-only script with EVAL_RO / EVALSHA_RO, so a write in it is refused', async () => {
+  it('refuses a write from a read-only script (no-writes), whether Redis knew it or not', async () => {
     const key = `${keyPrefix}:written`;
-    const writes = redisScript({
-      name: 'writes',
-      numberOfKeys: 1,
-      readOnly: true,
-      lua: fresh("redis.call('SET', KEYS[1], '1') return 1"),
-    });
-    // Twice: the first call goes by EVAL_RO (not cached yet), the second by EVALSHA_RO.
+    const writes = readOnlyScript('writes', 1, fresh("redis.call('SET', KEYS[1], '1') return 1"));
     await expect(runScript(redis, writes, [key])).rejects.toThrow(/read-only|no-writes|not allowed/i);
     await redis.script('LOAD', writes.lua);
     await expect(runScript(redis, writes, [key])).rejects.toThrow(/read-only|no-writes|not allowed/i);
     expect(await redis.exists(key)).toBe(0);
-    const reads = redisScript({
-      name: 'reads',
-      numberOfKeys: 1,
-      readOnly: true,
-      lua: fresh("return redis.call('EXISTS', KEYS[1])"),
-    });
+    const reads = readOnlyScript('reads', 1, fresh("return redis.call('EXISTS', KEYS[1])"));
     expect(await runScript(redis, reads, [key])).toBe(0);
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runReceiverToExit, startReceiverProcess } from '../../bench/receiver-process.ts';
+import { offeredChoices } from '../support/offered.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -77,7 +78,7 @@ describe('process lifecycle', () => {
     expect(code).toBe(1);
     expect(stderr).toBe(
       'invalid configuration: PORT: must be an integer from 0 to 65535\n' +
-        'invalid configuration: STORE: Invalid option: expected one of "sqlite"|"memory"|"redis"|"postgres"\n',
+        `invalid configuration: STORE: Invalid option: expected one of ${offeredChoices('STORE')}\n`,
     );
     expect(stdout).toBe('');
   });

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { defaultReadUrl, type SimulatorOptions } from '../../simulator/options.ts';
 import { loadConfig, startReceiver } from '../../src/compose.ts';
 import { settingsOf } from '../../src/runtime/config.ts';
-import { deleteKeysUnder } from '../queue/redis-test-keys.ts';
+import { deleteKeysUnder } from '../support/redis-keys.ts';
 import { createTempDir } from '../support/tmp.ts';
 
 let runs = 0;

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { describe, it } from 'vitest';
+import { extensions } from '../../src/compose.ts';
 
 /** Where the Redis suites find Redis: `REDIS_URL`, else the default local port. */
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,7 +25,12 @@ export interface ServiceProbe {
   available: boolean;
   /** Why it is unavailable (empty when it answers). */
   reason: string;
+  /** True when this build has no extension for the service (src/compose.ts): nothing to test. */
+  notBuilt?: boolean;
 }
+
+/** The extensions this build has: a suite for one that was deleted has nothing to test. */
+const built = new Set(extensions.map((extension) => extension.name));
 
 /**
  * pg options for `databaseUrl`. A URL without a user name logs in as the operating system's user, as
@@ -43,6 +49,14 @@ const probes = new Map<ServiceName, Promise<ServiceProbe>>();
 /** Whether the service answers (asked once per test file). */
 export function probeService(service: ServiceName): Promise<ServiceProbe> {
   let probe = probes.get(service);
+  if (probe === undefined && !built.has(service)) {
+    probe = Promise.resolve({
+      name: service,
+      available: false,
+      reason: `this build has no ${service} extension (src/compose.ts)`,
+      notBuilt: true,
+    });
+  }
   if (probe === undefined) {
     probe = service === 'redis' ? pingRedis(redisUrl) : pingPostgres();
     probes.set(service, probe);
@@ -119,6 +133,11 @@ export function describeWithService(
 function describeProbed(probe: ServiceProbe, name: string, body: () => void): void {
   if (probe.available) {
     describe(name, body);
+    return;
+  }
+  if (probe.notBuilt) {
+    console.warn(`skipping "${name}": ${probe.reason}`);
+    describe.skip(name, body);
     return;
   }
   if (servicesRequired) {

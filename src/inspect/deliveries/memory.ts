@@ -2,15 +2,8 @@
  * @module The in-process DeliveryLog (QUEUE=memory): a ring of the newest `maxDeliveries` rows.
  * Recording is a few array and map writes, so it needs no batching; the history goes with the process.
  */
-import {
-  type ApplyResult,
-  type Delivery,
-  type DeliveryLog,
-  type DeliveryQuery,
-  type DeliveryReceipt,
-  defaultMaxDeliveries,
-  type SinkResult,
-} from './delivery-log.ts';
+import type * as Log from './delivery-log.ts';
+import { defaultMaxDeliveries } from './delivery-log.ts';
 import { cohortActivityOf, copyOf, matchesQuery, mergeApplied, withSink } from './rows.ts';
 
 export interface MemoryDeliveryLogOptions {
@@ -22,30 +15,30 @@ export interface MemoryDeliveryLogOptions {
 
 /** What arrived for a message_id before its accepting receipt did. */
 interface Pending {
-  applied?: ApplyResult;
-  sinks: SinkResult[];
+  applied?: Log.ApplyResult;
+  sinks: Log.SinkResult[];
 }
 
-export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}): DeliveryLog {
+export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}): Log.DeliveryLog {
   const max = options.maxDeliveries ?? defaultMaxDeliveries;
   if (!Number.isSafeInteger(max) || max < 1) {
     throw new RangeError(`Expected \`maxDeliveries\` to be a positive integer, got \`${max}\``);
   }
   const firstSequence = options.firstId ?? Date.now() * 1000;
-  const ring: (Delivery | undefined)[] = new Array(max);
+  const ring: (Log.Delivery | undefined)[] = new Array(max);
   let nextSequence = firstSequence;
-  const acceptedBy = new Map<string, Delivery>();
+  const acceptedBy = new Map<string, Log.Delivery>();
   const pending = new Map<string, Pending>();
 
   const oldestSequence = () => Math.max(firstSequence, nextSequence - max);
-  const at = (sequence: number) => ring[sequence % max] as Delivery;
+  const at = (sequence: number) => ring[sequence % max] as Log.Delivery;
   function* newestFirst(below = nextSequence) {
     for (let sequence = Math.min(below, nextSequence) - 1; sequence >= oldestSequence(); sequence -= 1) {
       yield at(sequence);
     }
   }
 
-  function keep(delivery: Delivery) {
+  function keep(delivery: Log.Delivery) {
     const slot = nextSequence % max;
     const evicted = ring[slot];
     if (evicted?.messageId != null && acceptedBy.get(evicted.messageId) === evicted) {
@@ -67,10 +60,10 @@ export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}):
   }
 
   return {
-    recordReceipt(receipt: DeliveryReceipt) {
+    recordReceipt(receipt: Log.DeliveryReceipt) {
       // Object.assign, not a spread followed by more properties: on Node 20's V8 every object built
       // that way gets a hidden class of its own, and the ring keeps 10,000 of them.
-      const delivery: Delivery = Object.assign({}, receipt, { id: String(nextSequence), duplicates: 0 });
+      const delivery: Log.Delivery = Object.assign({}, receipt, { id: String(nextSequence), duplicates: 0 });
       const { messageId } = receipt;
       if (messageId !== null && receipt.outcome === 'accepted') {
         const early = pending.get(messageId);
@@ -84,7 +77,7 @@ export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}):
       keep(delivery);
     },
 
-    recordApplied(result: ApplyResult) {
+    recordApplied(result: Log.ApplyResult) {
       const delivery = acceptedBy.get(result.messageId);
       if (delivery) {
         delivery.applied = mergeApplied(delivery.applied, result);
@@ -95,7 +88,7 @@ export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}):
       for (const sink of result.sinks) entry.sinks = withSink(entry.sinks, sink);
     },
 
-    recordSinkResult(messageId: string, result: SinkResult) {
+    recordSinkResult(messageId: string, result: Log.SinkResult) {
       const applied = acceptedBy.get(messageId)?.applied;
       if (applied) {
         applied.sinks = withSink(applied.sinks, result);
@@ -105,13 +98,13 @@ export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}):
       entry.sinks = withSink(entry.sinks, result);
     },
 
-    async list(query: DeliveryQuery) {
+    async list(query: Log.DeliveryQuery) {
       const below = cursorOf(query.before) ?? nextSequence;
-      const deliveries: Delivery[] = [];
+      const deliveries: Log.Delivery[] = [];
       for (const delivery of newestFirst(below)) {
         if (!matchesQuery(delivery, query)) continue;
         if (deliveries.length === query.limit) {
-          return { deliveries, nextCursor: (deliveries.at(-1) as Delivery).id };
+          return { deliveries, nextCursor: (deliveries.at(-1) as Log.Delivery).id };
         }
         deliveries.push(copyOf(delivery));
       }
@@ -128,7 +121,7 @@ export function createMemoryDeliveryLog(options: MemoryDeliveryLogOptions = {}):
     async since(afterId: string | undefined, limit: number) {
       const after = cursorOf(afterId);
       const first = Math.max(oldestSequence(), after === undefined ? nextSequence - limit : after + 1);
-      const newer: Delivery[] = [];
+      const newer: Log.Delivery[] = [];
       for (let sequence = first; sequence < Math.min(nextSequence, first + limit); sequence += 1) {
         newer.push(copyOf(at(sequence)));
       }

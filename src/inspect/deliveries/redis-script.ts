@@ -1,5 +1,5 @@
 /** @module The Lua script that writes a flush's worth of recorded items to Redis in one round trip. */
-import { redisScript } from '../../redis/script.ts';
+import type { Redis } from 'ioredis';
 
 /** How many ARGV slots each recorded item takes (kind and three fields; unused ones are empty). */
 export const slotsPerItem = 4;
@@ -15,8 +15,7 @@ export const slotsPerItem = 4;
  * Then trims the stream to exactly the bound; an evicted accepting entry takes its hash along.
  * Returns the number of entries evicted.
  */
-export const recordDeliveriesScript = redisScript({
-  name: 'record-deliveries',
+const recordDeliveriesScript = {
   numberOfKeys: 1,
   lua: `
 local stream, prefix = KEYS[1], ARGV[1]
@@ -58,4 +57,13 @@ end
 redis.call('XTRIM', stream, 'MAXLEN', max)
 return excess
 `,
-});
+};
+
+/** Runs the script through ioredis' defineCommand (by SHA; the whole script on a connection's first use). */
+export function recordDeliveries(redis: Redis, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
+  const command = 'lua:inspect-record-deliveries';
+  if (!(command in redis)) redis.defineCommand(command, recordDeliveriesScript);
+  return (redis as unknown as Record<string, (args: typeof keysAndArgs) => Promise<unknown>>)[command]?.(
+    keysAndArgs,
+  ) as Promise<unknown>;
+}

@@ -1,23 +1,15 @@
 /**
- * @module The DeliveryLog in Redis (QUEUE=redis): a capped stream of receipts and a hash per
+ * @module The Log.DeliveryLog in Redis (QUEUE=redis): a capped stream of receipts and a hash per
  * message_id for what comes later (duplicates, apply and sink results), under `<KEY_PREFIX>:inspect:`,
  * so one page shows every receiver's deliveries and every worker's results. Recording only buffers;
  * every 100 ms (`flush-timer.ts`) the items go in one script call that nobody awaits.
  */
 import type { Redis } from 'ioredis';
-import { runScript } from '../../redis/script.ts';
-import {
-  type ApplyResult,
-  type Delivery,
-  type DeliveryLog,
-  type DeliveryQuery,
-  type DeliveryReceipt,
-  defaultMaxDeliveries,
-  type SinkResult,
-} from './delivery-log.ts';
+import type * as Log from './delivery-log.ts';
+import { defaultMaxDeliveries } from './delivery-log.ts';
 import { createFlushTimer, defaultFlushIntervalMs } from './flush-timer.ts';
 import { deliveryLogKeys } from './redis-keys.ts';
-import { recordDeliveriesScript, slotsPerItem } from './redis-script.ts';
+import { recordDeliveries, slotsPerItem } from './redis-script.ts';
 import { cohortActivityOf, matchesQuery } from './rows.ts';
 
 export interface RedisDeliveryLogOptions {
@@ -40,7 +32,7 @@ const READ_CHUNK = 500;
 type StreamEntry = [id: string, fields: string[]];
 
 /** The caller owns `redis` (a request-path connection) and closes it. */
-export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOptions): DeliveryLog {
+export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOptions): Log.DeliveryLog {
   const keys = deliveryLogKeys(options.keyPrefix);
   const max = options.maxDeliveries ?? defaultMaxDeliveries;
   let buffer: string[] = [];
@@ -54,7 +46,7 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
     const items = buffer;
     buffer = [];
     const args = [keys.deliveries, keys.messagePrefix, max, ORPHAN_SECONDS, ...items];
-    const write = runScript(redis, recordDeliveriesScript, args).then(
+    const write = recordDeliveries(redis, args).then(
       () => undefined,
       (error: Error) => options.onError?.(error),
     );
@@ -70,7 +62,7 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
   }
 
   /** Attaches each accepting row's duplicates and results, in one pipeline. */
-  async function withMessages(deliveries: Delivery[]): Promise<Delivery[]> {
+  async function withMessages(deliveries: Log.Delivery[]): Promise<Log.Delivery[]> {
     const accepting = deliveries.filter((delivery) => delivery.outcome === 'accepted' && delivery.messageId);
     if (accepting.length === 0) return deliveries;
     const pipeline = redis.pipeline();
@@ -85,7 +77,7 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
   }
 
   /** Walks the stream newest first from `below` (exclusive), `READ_CHUNK` entries at a time. */
-  async function* newestFirst(below?: string): AsyncGenerator<Delivery> {
+  async function* newestFirst(below?: string): AsyncGenerator<Log.Delivery> {
     let end = below === undefined ? '+' : `(${below}`;
     for (;;) {
       const entries = (await redis.xrevrange(
@@ -102,24 +94,24 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
   }
 
   return {
-    recordReceipt(receipt: DeliveryReceipt) {
+    recordReceipt(receipt: Log.DeliveryReceipt) {
       enqueue('r', receipt.messageId ?? '', receipt.outcome, JSON.stringify(receipt));
     },
-    recordApplied(result: ApplyResult) {
+    recordApplied(result: Log.ApplyResult) {
       const { sinks, ...applied } = result;
       enqueue('a', result.messageId, JSON.stringify(applied), '');
       for (const sink of sinks) enqueue('s', result.messageId, sink.name, JSON.stringify(sink));
     },
-    recordSinkResult(messageId: string, result: SinkResult) {
+    recordSinkResult(messageId: string, result: Log.SinkResult) {
       enqueue('s', messageId, result.name, JSON.stringify(result));
     },
 
-    async list(query: DeliveryQuery) {
-      const found: Delivery[] = [];
+    async list(query: Log.DeliveryQuery) {
+      const found: Log.Delivery[] = [];
       for await (const delivery of newestFirst(cursorOf(query.before))) {
         if (!matchesQuery(delivery, query)) continue;
         if (found.length === query.limit) {
-          return { deliveries: await withMessages(found), nextCursor: (found.at(-1) as Delivery).id };
+          return { deliveries: await withMessages(found), nextCursor: (found.at(-1) as Log.Delivery).id };
         }
         found.push(delivery);
       }
@@ -146,7 +138,7 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
     },
 
     async cohortActivity() {
-      const accepted: Delivery[] = [];
+      const accepted: Log.Delivery[] = [];
       for await (const delivery of newestFirst())
         if (delivery.outcome === 'accepted') accepted.push(delivery);
       return cohortActivityOf(await withMessages(accepted));
@@ -173,23 +165,23 @@ export function createRedisDeliveryLog(redis: Redis, options: RedisDeliveryLogOp
   };
 }
 
-function toDelivery([id, fields]: StreamEntry): Delivery {
+function toDelivery([id, fields]: StreamEntry): Log.Delivery {
   let json = '{}';
   for (let index = 0; index + 1 < fields.length; index += 2) {
     if (fields[index] === 'r') json = fields[index + 1] as string;
   }
-  return { ...(JSON.parse(json) as DeliveryReceipt), id, duplicates: 0 };
+  return { ...(JSON.parse(json) as Log.DeliveryReceipt), id, duplicates: 0 };
 }
 
 /** The message hash's fields onto its accepting row; a hash another row claimed is not this one's. */
-function attachMessage(delivery: Delivery, hash: Record<string, string>) {
+function attachMessage(delivery: Log.Delivery, hash: Record<string, string>) {
   if (hash.entry !== delivery.id) return;
   delivery.duplicates = Number(hash.duplicates ?? 0);
   if (hash.applied === undefined) return;
   const sinks = Object.entries(hash)
     .filter(([field]) => field.startsWith('sink:'))
-    .map(([, json]) => JSON.parse(json) as SinkResult);
-  delivery.applied = { ...(JSON.parse(hash.applied) as Omit<ApplyResult, 'sinks'>), sinks };
+    .map(([, json]) => JSON.parse(json) as Log.SinkResult);
+  delivery.applied = { ...(JSON.parse(hash.applied) as Omit<Log.ApplyResult, 'sinks'>), sinks };
 }
 
 /** A stream id this log issued; anything else (a hand-edited URL) reads as no cursor. */

@@ -1,18 +1,11 @@
 /**
- * @module The DeliveryLog in the shared SQLite file (QUEUE=sqlite): survives restarts. Recording
+ * @module The Log.DeliveryLog in the shared SQLite file (QUEUE=sqlite): survives restarts. Recording
  * only buffers; the buffer is written in one transaction every 100 ms (`flush-timer.ts`), so a busy
  * receiver pays one commit per interval instead of one per request, and never one before a 200.
  */
 import type { Database } from 'better-sqlite3';
-import {
-  type ApplyResult,
-  type Delivery,
-  type DeliveryLog,
-  type DeliveryQuery,
-  type DeliveryReceipt,
-  defaultMaxDeliveries,
-  type SinkResult,
-} from './delivery-log.ts';
+import type * as Log from './delivery-log.ts';
+import { defaultMaxDeliveries } from './delivery-log.ts';
 import { createFlushTimer, defaultFlushIntervalMs } from './flush-timer.ts';
 import { cohortActivityOf, withSink } from './rows.ts';
 import { createSqliteDeliveryTables, type DeliveryRow, deliveryColumns } from './sqlite-schema.ts';
@@ -27,9 +20,9 @@ export interface SqliteDeliveryLogOptions {
 }
 
 type Recorded =
-  | { kind: 'receipt'; receipt: DeliveryReceipt }
-  | { kind: 'applied'; result: ApplyResult }
-  | { kind: 'sink'; messageId: string; result: SinkResult };
+  | { kind: 'receipt'; receipt: Log.DeliveryReceipt }
+  | { kind: 'applied'; result: Log.ApplyResult }
+  | { kind: 'sink'; messageId: string; result: Log.SinkResult };
 
 /** A burst this large is written at once rather than held for the timer. */
 const maxBuffered = 1000;
@@ -38,7 +31,10 @@ const maxBuffered = 1000;
 const ORPHAN_MS = 24 * 60 * 60 * 1000;
 
 /** The caller owns `db` and closes it. */
-export function createSqliteDeliveryLog(db: Database, options: SqliteDeliveryLogOptions = {}): DeliveryLog {
+export function createSqliteDeliveryLog(
+  db: Database,
+  options: SqliteDeliveryLogOptions = {},
+): Log.DeliveryLog {
   const max = options.maxDeliveries ?? defaultMaxDeliveries;
   createSqliteDeliveryTables(db);
   const statements = prepare(db);
@@ -81,7 +77,7 @@ export function createSqliteDeliveryLog(db: Database, options: SqliteDeliveryLog
     else timer.schedule();
   }
 
-  const rows = (query: DeliveryQuery): Delivery[] => {
+  const rows = (query: Log.DeliveryQuery): Log.Delivery[] => {
     const { where, values } = whereOf(query);
     return statements
       .select(`${where} ORDER BY d.id DESC LIMIT ?`)
@@ -99,7 +95,7 @@ export function createSqliteDeliveryLog(db: Database, options: SqliteDeliveryLog
       const found = rows(query);
       const more = found.length > query.limit;
       const deliveries = found.slice(0, query.limit);
-      return { deliveries, nextCursor: more ? (deliveries.at(-1) as Delivery).id : null };
+      return { deliveries, nextCursor: more ? (deliveries.at(-1) as Log.Delivery).id : null };
     },
 
     async get(messageId) {
@@ -192,7 +188,7 @@ function prepare(db: Database) {
 
 type Statements = ReturnType<typeof prepare>;
 
-function writeReceipt(statements: Statements, receipt: DeliveryReceipt) {
+function writeReceipt(statements: Statements, receipt: Log.DeliveryReceipt) {
   const { lastInsertRowid } = statements.insertDelivery.run(
     receipt.messageId,
     receipt.outcome,
@@ -209,25 +205,25 @@ function writeReceipt(statements: Statements, receipt: DeliveryReceipt) {
   }
 }
 
-function writeApplied(statements: Statements, result: ApplyResult) {
+function writeApplied(statements: Statements, result: Log.ApplyResult) {
   let sinks = sinksOf(statements, result.messageId);
   for (const sink of result.sinks) sinks = withSink(sinks, sink);
   const { sinks: _, ...applied } = result;
   statements.writeApplied.run(result.messageId, JSON.stringify(applied), JSON.stringify(sinks), Date.now());
 }
 
-function writeSinkResult(statements: Statements, messageId: string, result: SinkResult) {
+function writeSinkResult(statements: Statements, messageId: string, result: Log.SinkResult) {
   const sinks = withSink(sinksOf(statements, messageId), result);
   statements.writeSinks.run(messageId, JSON.stringify(sinks), Date.now());
 }
 
-function sinksOf(statements: Statements, messageId: string): SinkResult[] {
+function sinksOf(statements: Statements, messageId: string): Log.SinkResult[] {
   const row = statements.readSinks.get(messageId);
   return row ? JSON.parse(row.sinks) : [];
 }
 
-function toDelivery(row: DeliveryRow): Delivery {
-  const delivery: Delivery = {
+function toDelivery(row: DeliveryRow): Log.Delivery {
+  const delivery: Log.Delivery = {
     ...JSON.parse(row.receipt),
     id: String(row.id),
     duplicates: row.duplicates ?? 0,
@@ -237,7 +233,7 @@ function toDelivery(row: DeliveryRow): Delivery {
   return delivery;
 }
 
-function whereOf(query: DeliveryQuery): { where: string; values: (string | number)[] } {
+function whereOf(query: Log.DeliveryQuery): { where: string; values: (string | number)[] } {
   const conditions: string[] = [];
   const values: (string | number)[] = [];
   const add = (condition: string, value: string | number) => {

@@ -6,17 +6,16 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
-import type { Delivery, DeliveryLog } from '../../src/inspect/deliveries/delivery-log.ts';
-import { createRedisDeliveryLog } from '../../src/inspect/deliveries/redis.ts';
-import { createSqliteDeliveryLog } from '../../src/inspect/deliveries/sqlite.ts';
-import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
-import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
-import { createTempDir, type TempDir } from '../support/tmp.ts';
+import { type ReceiverProcess, startReceiverProcess } from '../../../bench/receiver-process.ts';
+import type { Delivery, DeliveryLog } from '../../../src/inspect/deliveries/delivery-log.ts';
+import { createRedisDeliveryLog } from '../../../src/inspect/deliveries/redis.ts';
+import { createSqliteDeliveryLog } from '../../../src/inspect/deliveries/sqlite.ts';
+import { openSqliteDatabase } from '../../../src/sqlite/database.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../../support/redis-keys.ts';
+import { describeWithService, probeRedis, redisUrl } from '../../support/services.ts';
+import { createTempDir, type TempDir } from '../../support/tmp.ts';
 
 let dir: TempDir | undefined;
 let receiver: ReceiverProcess | undefined;
@@ -138,9 +137,9 @@ describeWithService(await probeRedis(), 'a receiver with QUEUE=redis', () => {
         SQLITE_PATH: join(dir.path, 'cohorts.db'),
       },
     });
-    const redis: Redis = connectRedis(redisUrl);
+    const redis: Redis = new Redis(redisUrl, { lazyConnect: true });
     closers.push(() => redis.disconnect());
-    await waitUntilReady(redis, 2000);
+    await redis.connect();
     const log = createRedisDeliveryLog(redis, { keyPrefix });
     expect(await post(body('over-redis'))).toBe(200);
     expect(await appliedDelivery(log, 'over-redis')).toMatchObject({

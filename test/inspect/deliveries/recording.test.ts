@@ -4,21 +4,21 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
-import { UnavailableError } from '../../src/core/errors.ts';
-import { createReceiverEvents } from '../../src/core/events.ts';
-import { createApp } from '../../src/core/http/app.ts';
-import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
-import { createBatchParser } from '../../src/core/payload/parse-batch.ts';
-import { createMemoryQueue } from '../../src/core/queue/memory.ts';
-import type { Queue } from '../../src/core/queue/queue.ts';
-import { createSinkDispatcher } from '../../src/core/sinks/dispatcher.ts';
-import { SinkError } from '../../src/core/sinks/sink.ts';
-import { createMemoryStore } from '../../src/core/store/memory.ts';
-import { createWorker, storeApplier } from '../../src/core/worker.ts';
-import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
-import { recordDeliveries } from '../../src/inspect/extension.ts';
-import { amplitudeBatch } from '../http/app-harness.ts';
+import { createMemoryDeadLetters } from '../../../src/core/dead-letters/memory.ts';
+import { UnavailableError } from '../../../src/core/errors.ts';
+import { createReceiverEvents } from '../../../src/core/events.ts';
+import { createApp } from '../../../src/core/http/app.ts';
+import { createQueuedBodyDecoder } from '../../../src/core/payload/decode-body.ts';
+import { createBatchParser } from '../../../src/core/payload/parse-batch.ts';
+import { createMemoryQueue } from '../../../src/core/queue/memory.ts';
+import type { Queue } from '../../../src/core/queue/queue.ts';
+import { createSinkDispatcher } from '../../../src/core/sinks/dispatcher.ts';
+import { SinkError } from '../../../src/core/sinks/sink.ts';
+import { createMemoryStore } from '../../../src/core/store/memory.ts';
+import { createWorker, storeApplier } from '../../../src/core/worker.ts';
+import { createMemoryDeliveryLog } from '../../../src/inspect/deliveries/memory.ts';
+import { recordDeliveries } from '../../../src/inspect/extension.ts';
+import { amplitudeBatch } from '../../http/app-harness.ts';
 
 function receiver(options: { queue?: Queue; maxBodyBytes?: number } = {}) {
   const logger = pino({ level: 'silent' });

@@ -5,10 +5,10 @@ import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { createRedisQueue, type RedisQueueOptions } from '../../src/redis/queue.ts';
 import { queueKeys } from '../../src/redis/queue-keys.ts';
+import { testBatch } from '../queue/contract.ts';
 import { cohortBatch } from '../support/cohort-batch.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
-import { testBatch } from './contract.ts';
-import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMemoryDeliveryLog } from '../../src/inspect/deliveries/memory.ts';
+import { createMemoryDeliveryLog } from '../../../src/inspect/deliveries/memory.ts';
 import { describeDeliveryLogContract, receipt } from './contract.ts';
 
 describeDeliveryLogContract('memory', async ({ maxDeliveries }) => ({

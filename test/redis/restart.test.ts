@@ -14,9 +14,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningReceiver } from '../../src/compose.ts';
 import { loadConfig, startReceiver } from '../../src/compose.ts';
+import { addBody, cohortsOf, eventually, post } from '../durability/traffic.ts';
 import { describeWithService } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
-import { addBody, cohortsOf, eventually, post } from './traffic.ts';
 
 const redisServerInstalled = (() => {
   try {

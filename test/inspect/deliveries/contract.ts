@@ -8,7 +8,7 @@ import type {
   Delivery,
   DeliveryLog,
   DeliveryReceipt,
-} from '../../src/inspect/deliveries/delivery-log.ts';
+} from '../../../src/inspect/deliveries/delivery-log.ts';
 
 export interface DeliveryLogSubject {
   log: DeliveryLog;

@@ -30,11 +30,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
 import type { CohortBatch } from '../../src/core/batch.ts';
 import { queueKeys } from '../../src/redis/queue-keys.ts';
-import { deleteKeysUnder, randomKeyPrefix } from '../queue/redis-test-keys.ts';
+import { eventually, post } from '../durability/traffic.ts';
 import { expectedState } from '../support/oracle.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
-import { eventually, post, redisQueueEmpty } from './traffic.ts';
+import { redisQueueEmpty } from './queue-state.ts';
 
 const uniqueBatches = 4000;
 const resends = 1000;

@@ -1,8 +1,8 @@
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { createRedisQueue } from '../../src/redis/queue.ts';
+import { describeQueueContract } from '../queue/contract.ts';
+import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
-import { describeQueueContract } from './contract.ts';
-import { deleteKeysUnder, randomKeyPrefix } from './redis-test-keys.ts';
 
 describeWithService(await probeRedis(), 'Redis queue', () => {
   describeQueueContract('redis', async ({ maxUsers = 1_000_000, ...options }) => {

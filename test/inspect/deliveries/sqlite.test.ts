@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
-import { createSqliteDeliveryLog } from '../../src/inspect/deliveries/sqlite.ts';
-import { openSqliteDatabase } from '../../src/sqlite/database.ts';
-import { createTempDir } from '../support/tmp.ts';
+import { createSqliteDeliveryLog } from '../../../src/inspect/deliveries/sqlite.ts';
+import { openSqliteDatabase } from '../../../src/sqlite/database.ts';
+import { createTempDir } from '../../support/tmp.ts';
 import { describeDeliveryLogContract, receipt } from './contract.ts';
 
 describeDeliveryLogContract('sqlite', async ({ maxDeliveries }) => {
