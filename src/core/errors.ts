@@ -5,11 +5,17 @@
  */
 
 /** An answer the receiver gives on purpose: an HTTP status, a reason and a JSON body saying why. */
-export abstract class ReceiverError extends Error {
-  /** The HTTP status it is answered with. */
-  abstract readonly status: number;
-  /** Why, in one word: the `reason` of the log line and of the metrics. */
-  abstract readonly reason: string;
+export class ReceiverError extends Error {
+  constructor(
+    /** The HTTP status it is answered with. */
+    readonly status: number,
+    /** Why, in one word: the `reason` of the log line and of the metrics. */
+    readonly reason: string,
+    message: string = reason,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 
   /** The JSON body of the answer. */
   body(): Record<string, unknown> {
@@ -25,17 +31,16 @@ export abstract class ReceiverError extends Error {
 /** The secret is missing or wrong (401). */
 export class UnauthorizedError extends ReceiverError {
   override name = 'UnauthorizedError';
-  readonly status = 401;
-  readonly reason = 'unauthorized';
+  constructor() {
+    super(401, 'unauthorized');
+  }
 }
 
 /** The body is larger than MAX_BODY_BYTES; found while reading, before it is buffered whole (413). */
 export class PayloadTooLargeError extends ReceiverError {
   override name = 'PayloadTooLargeError';
-  readonly status = 413;
-  readonly reason = 'payload_too_large';
   constructor(readonly limit: number) {
-    super(`body exceeds ${limit} bytes`);
+    super(413, 'payload_too_large', `body exceeds ${limit} bytes`);
   }
   override body() {
     return { error: this.reason, limit: this.limit };
@@ -49,10 +54,8 @@ export class PayloadTooLargeError extends ReceiverError {
 /** The body is not JSON, or not UTF-8 (400). `detail` is the parser's message, safe to show the sender. */
 export class InvalidJsonError extends ReceiverError {
   override name = 'InvalidJsonError';
-  readonly status = 400;
-  readonly reason = 'invalid_json';
   constructor(readonly detail: string) {
-    super(detail);
+    super(400, 'invalid_json', detail);
   }
   override body() {
     return { error: this.reason, detail: this.detail };
@@ -68,10 +71,8 @@ export interface PayloadIssue {
 /** The body is JSON but not a cohort batch (422). `issues` says where and why. */
 export class PayloadError extends ReceiverError {
   override name = 'PayloadError';
-  readonly status = 422;
-  readonly reason = 'invalid_payload';
   constructor(readonly issues: PayloadIssue[]) {
-    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+    super(422, 'invalid_payload', issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
   }
   override body() {
     return { error: this.reason, issues: this.issues };
@@ -91,13 +92,13 @@ export const unavailableReasons: readonly UnavailableReason[] = [
 /** Not now, but a retry can succeed (503 with Retry-After), so Amplitude retries and nothing is lost. */
 export class UnavailableError extends ReceiverError {
   override name = 'UnavailableError';
-  readonly status = 503;
+  declare readonly reason: UnavailableReason;
   constructor(
-    readonly reason: UnavailableReason,
+    reason: UnavailableReason,
     readonly retryAfterSeconds = 5,
     options?: ErrorOptions,
   ) {
-    super(reason, options);
+    super(503, reason, reason, options);
   }
   override body() {
     return { error: 'unavailable', reason: this.reason };
@@ -113,17 +114,16 @@ export class UnavailableError extends ReceiverError {
  */
 export class IncompleteBodyError extends ReceiverError {
   override name = 'IncompleteBodyError';
-  readonly status = 400;
-  readonly reason = 'incomplete_body';
+  constructor(message: string, options?: ErrorOptions) {
+    super(400, 'incomplete_body', message, options);
+  }
 }
 
 /** A path the receiver serves, asked with a method it does not (405, RFC 9110 section 15.5.6). */
 export class MethodNotAllowedError extends ReceiverError {
   override name = 'MethodNotAllowedError';
-  readonly status = 405;
-  readonly reason = 'method_not_allowed';
   constructor(readonly allowed: string[]) {
-    super(`allowed: ${allowed.join(', ')}`);
+    super(405, 'method_not_allowed', `allowed: ${allowed.join(', ')}`);
   }
   override body() {
     return { error: this.reason, allowed: this.allowed };
@@ -133,15 +133,14 @@ export class MethodNotAllowedError extends ReceiverError {
   }
 }
 
-/** A query parameter out of range (400). */
+/** A query parameter out of range (400), e.g. `invalid_limit`. */
 export class InvalidQueryError extends ReceiverError {
   override name = 'InvalidQueryError';
-  readonly status = 400;
   constructor(
-    readonly reason: string,
+    reason: string,
     readonly detail: string,
   ) {
-    super(detail);
+    super(400, reason, detail);
   }
   override body() {
     return { error: this.reason, detail: this.detail };

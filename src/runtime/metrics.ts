@@ -49,78 +49,64 @@ export function createMetrics(options: MetricsOptions) {
       ...on,
     }).set(options.queueMaxUsers);
   }
+  const counter = <Label extends string = never>(name: string, help: string, labelNames: Label[] = []) =>
+    new Counter<Label>({ name: prefix + name, help, labelNames, ...on });
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name: prefix + name, help, buckets, ...on });
   const metrics = {
     registry,
-    requests: new Counter({
-      name: `${prefix}http_requests_total`,
-      help: 'HTTP requests answered, by route and status',
-      labelNames: ['route', 'status'] as const,
-      ...on,
-    }),
-    batches: new Counter({
-      name: `${prefix}batches_total`,
-      help: 'Webhook batches by outcome (accepted, duplicate, rejected, unavailable) and reason',
-      labelNames: ['outcome', 'reason'] as const,
-      ...on,
-    }),
-    users: new Counter({
-      name: `${prefix}users_total`,
-      help: 'Users in accepted batches, by direction (in = entered, out = left)',
-      labelNames: ['direction'] as const,
-      ...on,
-    }),
-    ackSeconds: new Histogram({
-      name: `${prefix}ack_duration_seconds`,
-      help: 'Time from request start to the webhook answer',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
-      ...on,
-    }),
-    applyLagSeconds: new Histogram({
-      name: `${prefix}apply_lag_seconds`,
-      help: 'Time from accepting a batch to its membership being committed to the store',
-      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
-      ...on,
-    }),
-    appliedUsers: new Counter({
-      name: `${prefix}applied_users_total`,
-      help: 'User updates committed to the store',
-      ...on,
-    }),
-    changes: new Counter({
-      name: `${prefix}membership_changes_total`,
-      help: 'Effective membership changes made by applying batches, by kind (entered, left, updated)',
-      labelNames: ['kind'] as const,
-      ...on,
-    }),
-    applyErrors: new Counter({
-      name: `${prefix}apply_errors_total`,
-      help: 'Failed attempts to apply a batch to the store (each retry counts)',
-      ...on,
-    }),
-    deadLetters: new Counter({
-      name: `${prefix}dead_letters_total`,
-      help: 'Bodies set aside: rejected (quarantined 400/422 bodies), failed (batches that never applied) or sink (changes a sink refused)',
-      labelNames: ['kind'] as const,
-      ...on,
-    }),
-    clientErrors: new Counter({
-      name: `${prefix}client_errors_total`,
-      help: 'Connections refused or cut before a route answered, by reason (request_timeout, headers_too_large, bad_request, max_connections, reset)',
-      labelNames: ['reason'] as const,
-      ...on,
-    }),
-    sinkChanges: new Counter({
-      name: `${prefix}sink_changes_total`,
-      help: 'Membership changes handed to a sink, by sink and outcome (delivered, dead_lettered)',
-      labelNames: ['sink', 'outcome'] as const,
-      ...on,
-    }),
-    sinkFailedAttempts: new Counter({
-      name: `${prefix}sink_failed_attempts_total`,
-      help: 'Failed attempts to send a batch of changes to a sink (each retry counts)',
-      labelNames: ['sink'] as const,
-      ...on,
-    }),
+    requests: counter('http_requests_total', 'HTTP requests answered, by route and status', [
+      'route',
+      'status',
+    ]),
+    batches: counter(
+      'batches_total',
+      'Webhook batches by outcome (accepted, duplicate, rejected, unavailable) and reason',
+      ['outcome', 'reason'],
+    ),
+    users: counter('users_total', 'Users in accepted batches, by direction (in = entered, out = left)', [
+      'direction',
+    ]),
+    ackSeconds: histogram(
+      'ack_duration_seconds',
+      'Time from request start to the webhook answer',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    ),
+    applyLagSeconds: histogram(
+      'apply_lag_seconds',
+      'Time from accepting a batch to its membership being committed to the store',
+      [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    ),
+    appliedUsers: counter('applied_users_total', 'User updates committed to the store'),
+    changes: counter(
+      'membership_changes_total',
+      'Effective membership changes made by applying batches, by kind (entered, left, updated)',
+      ['kind'],
+    ),
+    applyErrors: counter(
+      'apply_errors_total',
+      'Failed attempts to apply a batch to the store (each retry counts)',
+    ),
+    deadLetters: counter(
+      'dead_letters_total',
+      'Bodies set aside: rejected (quarantined 400/422 bodies), failed (batches that never applied) or sink (changes a sink refused)',
+      ['kind'],
+    ),
+    clientErrors: counter(
+      'client_errors_total',
+      'Connections refused or cut before a route answered, by reason (request_timeout, headers_too_large, bad_request, max_connections, reset)',
+      ['reason'],
+    ),
+    sinkChanges: counter(
+      'sink_changes_total',
+      'Membership changes handed to a sink, by sink and outcome (delivered, dead_lettered)',
+      ['sink', 'outcome'],
+    ),
+    sinkFailedAttempts: counter(
+      'sink_failed_attempts_total',
+      'Failed attempts to send a batch of changes to a sink (each retry counts)',
+      ['sink'],
+    ),
   };
   queueGauges(registry, options.queueStats);
   zeroEveryLabel(metrics, options.sinks ?? []);

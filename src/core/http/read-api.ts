@@ -1,25 +1,33 @@
 /** @module The read side: cohorts, their members, a user's cohorts (docs/design.md#read-api). */
 import { Hono } from 'hono';
 import { InvalidQueryError } from '../errors.ts';
-import type { MembershipStore } from '../store/store.ts';
+import type { CohortSummary, Member, MembershipStore, UserCohort } from '../store/store.ts';
 import type { AppEnv } from './app-env.ts';
 
 const defaultLimit = 100;
 const maxLimit = 1000;
 
+// The wire format: snake_case, as Amplitude's own payloads.
+const cohortJson = (cohort: CohortSummary) => ({
+  cohort_id: cohort.cohortId,
+  cohort_name: cohort.cohortName,
+  members: cohort.members,
+  updated_at: cohort.updatedAt,
+});
+const memberJson = (member: Member) => ({
+  user_id: member.userId,
+  since: member.since,
+  user_properties: member.properties,
+});
+const userCohortJson = (cohort: UserCohort) => ({
+  cohort_id: cohort.cohortId,
+  cohort_name: cohort.cohortName,
+  since: cohort.since,
+});
+
 export function readApi(store: MembershipStore) {
   return new Hono<AppEnv>()
-    .get('/cohorts', async (c) => {
-      const cohorts = await store.listCohorts();
-      return c.json({
-        cohorts: cohorts.map((cohort) => ({
-          cohort_id: cohort.cohortId,
-          cohort_name: cohort.cohortName,
-          members: cohort.members,
-          updated_at: cohort.updatedAt,
-        })),
-      });
-    })
+    .get('/cohorts', async (c) => c.json({ cohorts: (await store.listCohorts()).map(cohortJson) }))
     .get('/cohorts/:cohort_id/members', async (c) => {
       const cohortId = c.req.param('cohort_id');
       const limitText = c.req.query('limit');
@@ -30,24 +38,12 @@ export function readApi(store: MembershipStore) {
       const page = await store.listMembers(cohortId, { limit, cursor: c.req.query('cursor') });
       return c.json({
         cohort_id: cohortId,
-        members: page.members.map((member) => ({
-          user_id: member.userId,
-          since: member.since,
-          user_properties: member.properties,
-        })),
+        members: page.members.map(memberJson),
         next_cursor: page.nextCursor,
       });
     })
     .get('/users/:user_id/cohorts', async (c) => {
       const userId = c.req.param('user_id');
-      const cohorts = await store.userCohorts(userId);
-      return c.json({
-        user_id: userId,
-        cohorts: cohorts.map((cohort) => ({
-          cohort_id: cohort.cohortId,
-          cohort_name: cohort.cohortName,
-          since: cohort.since,
-        })),
-      });
+      return c.json({ user_id: userId, cohorts: (await store.userCohorts(userId)).map(userCohortJson) });
     });
 }

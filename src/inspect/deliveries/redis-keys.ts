@@ -11,24 +11,20 @@
 export interface DeliveryLogKeys {
   /** STREAM of receipts, newest last, trimmed to exactly INSPECT_MAX_DELIVERIES entries. */
   deliveries: string;
+  /** What {@link message} puts before the message_id (the record script builds keys from it). */
+  messagePrefix: string;
   /**
    * HASH per message_id: `entry` (the stream id of the accepting receipt), `duplicates`, `applied`
    * (JSON) and `sink:<name>` (JSON). Deleted with its accepting entry; without one it expires.
    */
   message(messageId: string): string;
-  /** What `message` puts before the message_id (the record script builds keys from it). */
-  messagePrefix: string;
-  /** A SCAN pattern matching every key above, for clean-up. */
-  pattern: string;
 }
 
 export function deliveryLogKeys(keyPrefix: string): DeliveryLogKeys {
-  const root = `${keyPrefix}:inspect:`;
-  const messagePrefix = `${root}message:`;
+  const messagePrefix = `${keyPrefix}:inspect:message:`;
   return {
-    deliveries: `${root}deliveries`,
-    message: (messageId) => messagePrefix + messageId,
+    deliveries: `${keyPrefix}:inspect:deliveries`,
     messagePrefix,
-    pattern: `${root}*`,
+    message: (id) => messagePrefix + id,
   };
 }

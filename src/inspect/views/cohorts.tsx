@@ -4,6 +4,7 @@ import type { CohortSummary, MembersPage, UserCohort } from '../../core/store/st
 import type { CohortActivity } from '../deliveries/delivery-log.ts';
 import { formatCount, formatSeconds, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
 
 const cohortHref = (base: string, id: string) => `${base}/cohort?id=${encodeURIComponent(id)}`;
 
@@ -41,17 +42,17 @@ export function CohortsPage(props: {
     <Page title="Cohorts" base={base} section="cohorts" loggedIn={props.loggedIn}>
       <UserLookup base={base} />
       <table id="cohorts">
-        <thead>
-          <tr>
-            <th>cohort</th>
-            <th>id</th>
-            <th class="num">members</th>
-            <th>last batch</th>
-            <th>last computed_time</th>
-            <th class="num">entered (last sync)</th>
-            <th class="num">left (last sync)</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'cohort',
+            'id',
+            '#members',
+            'last batch',
+            'last computed_time',
+            '#entered (last sync)',
+            '#left (last sync)',
+          ]}
+        />
         <tbody>
           {props.cohorts.length === 0 ? (
             <tr>
@@ -64,12 +65,7 @@ export function CohortsPage(props: {
             const activity = props.activity.get(cohort.cohortId);
             return (
               <tr>
-                <td>
-                  <a href={cohortHref(base, cohort.cohortId)}>{cohort.cohortName}</a>
-                </td>
-                <td>
-                  <code>{cohort.cohortId}</code>
-                </td>
+                <CohortCells base={base} cohort={cohort} />
                 <td class="num">{formatCount(cohort.members)}</td>
                 <td>{formatTime(activity?.lastBatchAt)}</td>
                 <td>{formatSeconds(activity?.lastComputedTime ?? cohort.updatedAt)}</td>
@@ -114,13 +110,7 @@ export function CohortPage(props: {
         </dd>
       </dl>
       <table id="members">
-        <thead>
-          <tr>
-            <th>user_id</th>
-            <th>member since (computed_time)</th>
-            <th>properties</th>
-          </tr>
-        </thead>
+        <TableHead columns={['user_id', 'member since (computed_time)', 'properties']} />
         <tbody>
           {props.page.members.length === 0 ? (
             <tr>
@@ -167,27 +157,30 @@ export function UserPage(props: { base: string; loggedIn: boolean; userId: strin
         {props.cohorts.length === 1 ? '' : 's'}.
       </p>
       <table id="user-cohorts">
-        <thead>
-          <tr>
-            <th>cohort</th>
-            <th>id</th>
-            <th>since (computed_time)</th>
-          </tr>
-        </thead>
+        <TableHead columns={['cohort', 'id', 'since (computed_time)']} />
         <tbody>
           {props.cohorts.map((cohort) => (
             <tr>
-              <td>
-                <a href={cohortHref(base, cohort.cohortId)}>{cohort.cohortName}</a>
-              </td>
-              <td>
-                <code>{cohort.cohortId}</code>
-              </td>
+              <CohortCells base={base} cohort={cohort} />
               <td>{formatSeconds(cohort.since)}</td>
             </tr>
           ))}
         </tbody>
       </table>
     </Page>
+  );
+}
+
+/** A cohort's first two cells: its name, linking to its page, and its id. */
+function CohortCells({ base, cohort }: { base: string; cohort: { cohortId: string; cohortName: string } }) {
+  return (
+    <>
+      <td>
+        <a href={cohortHref(base, cohort.cohortId)}>{cohort.cohortName}</a>
+      </td>
+      <td>
+        <code>{cohort.cohortId}</code>
+      </td>
+    </>
   );
 }

@@ -3,6 +3,7 @@ import type { Letter } from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
 
 export type Action = 'replay' | 'drop';
 
@@ -59,13 +60,7 @@ export function ConfirmPage(props: ConfirmProps) {
         </form>
       )}
       <table>
-        <thead>
-          <tr>
-            <th>kept</th>
-            <th>kind</th>
-            <th>reason</th>
-          </tr>
-        </thead>
+        <TableHead columns={['kept', 'kind', 'reason']} />
         <tbody>
           {letters.slice(0, 50).map((letter) => (
             <tr>
@@ -103,12 +98,7 @@ export function ResultsPage(props: {
       loggedIn={props.loggedIn}
     >
       <table id="results">
-        <thead>
-          <tr>
-            <th>letter</th>
-            <th>outcome</th>
-          </tr>
-        </thead>
+        <TableHead columns={['letter', 'outcome']} />
         <tbody>
           {props.results.map((result) => (
             <tr>

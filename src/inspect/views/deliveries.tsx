@@ -2,9 +2,10 @@
 import { raw } from 'hono/html';
 import { deliveryOutcomes } from '../deliveries/delivery-log.ts';
 import { type DeliveryRow, deliveryColumns } from '../delivery-row.ts';
-import { utcInputValue } from '../format.ts';
 import { liveScript } from '../live-script.ts';
 import { Page } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
+import { TimeRange } from './time-range.tsx';
 
 export interface DeliveryFilters {
   outcome?: string | undefined;
@@ -83,14 +84,7 @@ export function DeliveriesPage(props: DeliveriesProps) {
             </option>
           </select>
         </label>
-        <label>
-          from (UTC)
-          <input type="datetime-local" name="from" value={utcInputValue(filters.from)} />
-        </label>
-        <label>
-          to (UTC)
-          <input type="datetime-local" name="to" value={utcInputValue(filters.to)} />
-        </label>
+        <TimeRange from={filters.from} to={filters.to} />
         <button type="submit">Filter</button>
         <a href={`${base}/deliveries`}>clear</a>
       </form>
@@ -112,13 +106,7 @@ export function DeliveriesPage(props: DeliveriesProps) {
         </p>
       )}
       <table>
-        <thead>
-          <tr>
-            {deliveryColumns.map((column) => (
-              <th>{column}</th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={[...deliveryColumns]} />
         <tbody id="deliveries-body">
           {props.rows.length === 0 ? (
             <tr id="no-deliveries">

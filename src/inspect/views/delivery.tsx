@@ -3,6 +3,7 @@ import type { Delivery } from '../deliveries/delivery-log.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatDirection, formatDuration, formatSeconds, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
 
 export function DeliveryPage({
   base,
@@ -88,14 +89,7 @@ export function DeliveryPage({
             <p class="muted">No sink results (no sinks, or no effective changes to send).</p>
           ) : (
             <table id="sinks">
-              <thead>
-                <tr>
-                  <th>sink</th>
-                  <th class="num">delivered</th>
-                  <th class="num">failed</th>
-                  <th>error</th>
-                </tr>
-              </thead>
+              <TableHead columns={['sink', '#delivered', '#failed', 'error']} />
               <tbody>
                 {applied.sinks.map((sink) => (
                   <tr>

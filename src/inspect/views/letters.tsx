@@ -1,9 +1,11 @@
 /** @module Quarantine and dead letters: lists with filters, one letter, the by-filter form. */
 import { type Letter, type LetterKind, letterBytes } from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
-import { formatCount, formatTime, utcInputValue } from '../format.ts';
+import { formatCount, formatTime } from '../format.ts';
 import { type LetterFilter, letterCohorts } from '../letter-filter.ts';
 import { Page, type Section } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
+import { TimeRange } from './time-range.tsx';
 
 export const kindLabels: Record<LetterKind, string> = {
   rejected: 'rejected body (quarantine)',
@@ -66,14 +68,7 @@ export function LettersPage(props: LettersProps) {
           reason contains
           <input name="reason" value={filter.reason ?? ''} />
         </label>
-        <label>
-          from (UTC)
-          <input type="datetime-local" name="from" value={utcInputValue(filter.from)} />
-        </label>
-        <label>
-          to (UTC)
-          <input type="datetime-local" name="to" value={utcInputValue(filter.to)} />
-        </label>
+        <TimeRange from={filter.from} to={filter.to} />
         <button type="submit">Filter</button>
         {props.replayBlocked === undefined ? (
           <button type="submit" name="action" value="replay" formaction={`${base}/letters/bulk`}>
@@ -92,16 +87,7 @@ export function LettersPage(props: LettersProps) {
         {props.matching > props.letters.length ? `; the newest ${props.letters.length} are shown` : ''}.
       </p>
       <table id="letters">
-        <thead>
-          <tr>
-            <th>kept</th>
-            <th>kind</th>
-            <th>reason</th>
-            <th>cohort</th>
-            <th>message_id</th>
-            <th class="num">bytes</th>
-          </tr>
-        </thead>
+        <TableHead columns={['kept', 'kind', 'reason', 'cohort', 'message_id', '#bytes']} />
         <tbody>
           {props.letters.map((letter) => (
             <tr>
@@ -167,12 +153,7 @@ export function LetterPage(props: {
         <>
           <h2>Issues</h2>
           <table id="issues">
-            <thead>
-              <tr>
-                <th>path</th>
-                <th>problem</th>
-              </tr>
-            </thead>
+            <TableHead columns={['path', 'problem']} />
             <tbody>
               {issuesOf(letter.reason).map((issue) => (
                 <tr>

@@ -5,6 +5,7 @@ import { labelValues, sum, type Totals } from '../counters.ts';
 import type { Retention } from '../deliveries/delivery-log.ts';
 import { formatCount, formatDuration, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { TableHead } from './table-head.tsx';
 
 export interface OverviewProps {
   base: string;
@@ -119,13 +120,7 @@ export function OverviewPage(props: OverviewProps) {
         {formatTime(props.lastHourFrom)}.
       </p>
       <table id="counters">
-        <thead>
-          <tr>
-            <th>what</th>
-            <th class="num">since start</th>
-            <th class="num">last hour</th>
-          </tr>
-        </thead>
+        <TableHead columns={['what', '#since start', '#last hour']} />
         <tbody>
           {rows(props.sinceStart).map((row) => (
             <tr>
