@@ -15,7 +15,11 @@ it('leaves a receiver that type-checks and answers the contract without src/insp
   const { stdout } = await run(
     'npx',
     ['tsx', 'scripts/check-without.ts', 'inspect', 'redis', '--tests', 'test/contract,test/config.test.ts'],
-    { cwd: repositoryRoot, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } },
+    {
+      cwd: repositoryRoot,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    },
   );
   expect(stdout).toContain(
     'without inspect, redis: removed src/inspect/, test/inspect/, src/redis/, test/redis/',
