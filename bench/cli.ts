@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { renderLatencyChart } from './chart.ts';
+import { runFirstSyncCli } from './first-sync/cli.ts';
 import { pinThisProcess, serverCpu } from './machine.ts';
 import { BenchUsageError, parseBenchArgs, redactArgv, usage } from './options.ts';
 import { createProgress } from './progress.ts';
@@ -23,6 +24,10 @@ async function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--scale')) {
     process.exitCode = await runScaleCli(argv);
+    return;
+  }
+  if (argv.includes('--first-sync')) {
+    process.exitCode = await runFirstSyncCli(argv);
     return;
   }
   let options: ReturnType<typeof parseBenchArgs>;

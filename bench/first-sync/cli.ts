@@ -1,0 +1,116 @@
+/**
+ * @module `npm run bench -- --first-sync N`: a cohort's first sync of N users as Amplitude's sender
+ * plays it (run-first-sync.ts), against the built-in receiver on its defaults or any `--url`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { UserIdStyle } from '../user-ids.ts';
+import { defaultFirstSync, type FirstSyncResult, runFirstSync } from './run-first-sync.ts';
+
+export const firstSyncUsage = `npm run bench -- --first-sync N [options]
+  --first-sync N            users in the cohort (e.g. 10000000)
+  --users-per-request N     users a request (default 1000; Amplitude recommends up to 10000)
+  --ids random|sequential   user ids: random-order UUIDs, as real ids are (default), or user-1, user-2…
+  --properties N            user_properties per user (default 3)
+  --url URL                 any endpoint's webhook (default: the built-in receiver on its defaults)
+  --header "Name: value"    a header for --url, repeatable (e.g. the shared secret)
+  --env K=V                 extra environment for the built-in receiver, repeatable
+  --in-flight N             requests at once (default 4)
+  --timeout-ms N            a slower answer is a timeout, sent again (default 2000)
+  --json FILE               write the result as JSON`;
+
+export async function runFirstSyncCli(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'first-sync': { type: 'string' },
+      'users-per-request': { type: 'string', default: String(defaultFirstSync.usersPerRequest) },
+      ids: { type: 'string', default: 'random' },
+      properties: { type: 'string', default: String(defaultFirstSync.properties) },
+      url: { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] },
+      env: { type: 'string', multiple: true, default: [] },
+      'in-flight': { type: 'string', default: String(defaultFirstSync.inFlight) },
+      'timeout-ms': { type: 'string', default: String(defaultFirstSync.timeoutMs) },
+      json: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(firstSyncUsage);
+    return 0;
+  }
+  const users = Number(values['first-sync']);
+  const usersPerRequest = Number(values['users-per-request']);
+  const properties = Number(values.properties);
+  const inFlight = Number(values['in-flight']);
+  const timeoutMs = Number(values['timeout-ms']);
+  const problems = [
+    Number.isInteger(users) && users >= 1 ? '' : '--first-sync: a whole number of users',
+    Number.isInteger(usersPerRequest) && usersPerRequest >= 1 ? '' : '--users-per-request: a whole number',
+    ['random', 'sequential'].includes(values.ids) ? '' : '--ids: random or sequential',
+    Number.isInteger(properties) && properties >= 0 && properties <= 50 ? '' : '--properties: 0 to 50',
+    Number.isInteger(inFlight) && inFlight >= 1 ? '' : '--in-flight: a whole number',
+    Number.isInteger(timeoutMs) && timeoutMs >= 1 ? '' : '--timeout-ms: a whole number of ms',
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    console.error(`${problems.join('\n')}\n\n${firstSyncUsage}`);
+    return 2;
+  }
+  const headers = Object.fromEntries(
+    values.header.map((line) => [
+      line.slice(0, line.indexOf(':')).trim(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  );
+  const env = Object.fromEntries(
+    values.env.map((pair) => [pair.split('=')[0], pair.split('=').slice(1).join('=')]),
+  );
+  const result = await runFirstSync({
+    ...defaultFirstSync,
+    users,
+    usersPerRequest,
+    ids: (values.ids === 'random' ? 'uuid' : 'sequential') as UserIdStyle,
+    properties,
+    inFlight,
+    timeoutMs,
+    url: values.url,
+    headers,
+    env,
+    log: (line) => console.log(line),
+  });
+  console.log(formatFirstSync(result));
+  if (values.json) {
+    mkdirSync(dirname(values.json), { recursive: true });
+    writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  }
+  return result.sender.givenUp === 0 && result.readableAfterMs !== null ? 0 : 1;
+}
+
+const count = (n: number) => n.toLocaleString('en');
+const mb = (bytes: number | null) => (bytes === null ? 'n/a' : `${Math.round(bytes / 1024 / 1024)} MB`);
+
+export function formatFirstSync(result: FirstSyncResult): string {
+  const { sender } = result;
+  const others = Object.entries(sender.statuses)
+    .filter(([status]) => status !== '200')
+    .map(([status, times]) => `${times} × ${status}`);
+  return [
+    '',
+    `| first sync, ${count(result.users)} users, ${count(result.usersPerRequest)} a request, ${result.ids === 'uuid' ? 'random' : result.ids} ids | |`,
+    '|---|---|',
+    `| batches given up by the sender / timeouts | ${sender.givenUp} / ${sender.timeouts} |`,
+    `| answers other than 200 | ${others.length > 0 ? others.join(', ') : 'none'}; connection errors ${sender.connectionErrors}; most retries for one batch ${sender.mostRetries} |`,
+    `| the sender busy | ${(sender.busyMs / 1000).toFixed(1)} s (${count(sender.ackedUsersPerSecond)} users/s acknowledged) |`,
+    `| ack latency | p50 ${sender.ackMs.p50} ms, p99 ${sender.ackMs.p99} ms, max ${sender.ackMs.max} ms |`,
+    `| every member readable | ${
+      result.readableAfterMs === null
+        ? `no: ${count(result.readable)} of ${count(result.users)}`
+        : `after ${(result.readableAfterMs / 1000).toFixed(1)} s: ${count(result.endToEndUsersPerSecond ?? 0)} users/s end to end`
+    } |`,
+    `| users/s by tenth | ${result.tenths.map(count).join(' · ')} |`,
+    `| peak RSS / disk | ${mb(result.peakRssBytes)} / ${mb(result.peakDiskBytes)} |`,
+  ].join('\n');
+}
