@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { UserIdStyle } from '../user-ids.ts';
+import { defaultProbe } from './probe.ts';
 import { defaultFirstSync, type FirstSyncResult, runFirstSync } from './run-first-sync.ts';
 
 export const firstSyncUsage = `npm run bench -- --first-sync N [options]
@@ -18,6 +19,8 @@ export const firstSyncUsage = `npm run bench -- --first-sync N [options]
   --env K=V                 extra environment for the built-in receiver, repeatable
   --in-flight N             requests at once (default 4)
   --timeout-ms N            a slower answer is a timeout, sent again (default 2000)
+  --probe-rate N            paced 100-user bodies a second, to B alone and then to the receiver
+                            while the sync applies (default 20; 0: no probe)
   --json FILE               write the result as JSON`;
 
 export async function runFirstSyncCli(argv: string[]): Promise<number> {
@@ -34,6 +37,7 @@ export async function runFirstSyncCli(argv: string[]): Promise<number> {
       env: { type: 'string', multiple: true, default: [] },
       'in-flight': { type: 'string', default: String(defaultFirstSync.inFlight) },
       'timeout-ms': { type: 'string', default: String(defaultFirstSync.timeoutMs) },
+      'probe-rate': { type: 'string', default: String(defaultProbe.rate) },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -47,6 +51,7 @@ export async function runFirstSyncCli(argv: string[]): Promise<number> {
   const properties = Number(values.properties);
   const inFlight = Number(values['in-flight']);
   const timeoutMs = Number(values['timeout-ms']);
+  const probeRate = Number(values['probe-rate']);
   const problems = [
     Number.isInteger(users) && users >= 1 ? '' : '--first-sync: a whole number of users',
     Number.isInteger(usersPerRequest) && usersPerRequest >= 1 ? '' : '--users-per-request: a whole number',
@@ -54,6 +59,7 @@ export async function runFirstSyncCli(argv: string[]): Promise<number> {
     Number.isInteger(properties) && properties >= 0 && properties <= 50 ? '' : '--properties: 0 to 50',
     Number.isInteger(inFlight) && inFlight >= 1 ? '' : '--in-flight: a whole number',
     Number.isInteger(timeoutMs) && timeoutMs >= 1 ? '' : '--timeout-ms: a whole number of ms',
+    Number.isFinite(probeRate) && probeRate >= 0 ? '' : '--probe-rate: bodies a second, 0 for none',
   ].filter(Boolean);
   if (problems.length > 0) {
     console.error(`${problems.join('\n')}\n\n${firstSyncUsage}`);
@@ -76,6 +82,7 @@ export async function runFirstSyncCli(argv: string[]): Promise<number> {
     properties,
     inFlight,
     timeoutMs,
+    probe: probeRate > 0 ? { ...defaultProbe, rate: probeRate } : undefined,
     url: values.url,
     headers,
     env,
@@ -112,5 +119,11 @@ export function formatFirstSync(result: FirstSyncResult): string {
     } |`,
     `| users/s by tenth | ${result.tenths.map(count).join(' · ')} |`,
     `| peak RSS / disk | ${mb(result.peakRssBytes)} / ${mb(result.peakDiskBytes)} |`,
+    ...(result.probe ? [probeRow(result.probe)] : []),
   ].join('\n');
+}
+
+function probeRow({ bare, receiver }: NonNullable<FirstSyncResult['probe']>): string {
+  const errors = receiver.non2xx + receiver.timeouts;
+  return `| paced 100-user acks while it applies, p99 (p50, max) | ${receiver.p99} ms (${receiver.p50}, ${receiver.max}) against B's ${bare.p99} ms (${bare.p50}, ${bare.max}): **${(receiver.p99 / bare.p99).toFixed(2)}×**; ${count(receiver.requests)} requests${errors > 0 ? `, ${errors} not 200` : ''} |`;
 }

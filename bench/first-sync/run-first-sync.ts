@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compiledReceiver, type ReceiverProcess, startReceiverProcess } from '../receiver-process.ts';
 import { type UserIdStyle, userIdFor } from '../user-ids.ts';
+import { defaultProbe, type ProbeOptions, type ProbeResult, probeUntil } from './probe.ts';
 import { amplitudeBackoffMs, quantile, type SenderResult, sendLikeAmplitude } from './sender.ts';
 
 export interface FirstSyncOptions {
@@ -30,6 +31,8 @@ export interface FirstSyncOptions {
   backoffMs: readonly number[];
   /** Stop watching the read API after this long without progress. @default 300 s */
   stallTimeoutMs: number;
+  /** Paced 100-user bodies to B alone, then to the receiver while the sync applies; undefined: none. */
+  probe: ProbeOptions | undefined;
   log: (line: string) => void;
 }
 
@@ -53,6 +56,8 @@ export interface FirstSyncResult {
   /** Built-in receiver only: its resident memory and its data folder at their largest. */
   peakRssBytes: number | null;
   peakDiskBytes: number | null;
+  /** The paced probe: the bare server B alone, then the receiver until every member was readable. */
+  probe: { bare: ProbeResult; receiver: ProbeResult } | null;
 }
 
 /** Properties as a sync carries them: a few of each JSON type. */
@@ -124,6 +129,8 @@ export async function runFirstSync(options: FirstSyncOptions): Promise<FirstSync
       `first sync: ${options.users.toLocaleString('en')} users, ${options.usersPerRequest.toLocaleString('en')} a request (${batches.toLocaleString('en')} requests), ${options.ids} ids, ${options.properties} properties, ${options.inFlight} in flight, to ${webhookUrl}`,
     );
 
+    // B alone first, on the same paced load, for the probe's floor.
+    const bare = options.probe && (await probeBare(options.probe, dir ?? tmpdir()));
     const started = performance.now();
     const sending = sendLikeAmplitude(batches, (index) => firstSyncBody(index, run, options), {
       url: webhookUrl,
@@ -133,7 +140,13 @@ export async function runFirstSync(options: FirstSyncOptions): Promise<FirstSync
       backoffMs: options.backoffMs,
     });
     const watched = watchReadable(origin, headers, cohortId, options, started, sending, receiver?.pid, dir);
-    const [sender, readable] = await Promise.all([sending, watched]);
+    let watching = true;
+    void watched.finally(() => {
+      watching = false;
+    });
+    const probing =
+      options.probe && probeUntil({ url: webhookUrl, headers }, options.probe, () => !watching, 2);
+    const [sender, readable, probed] = await Promise.all([sending, watched, probing]);
     options.log(`first sync: the sender was busy ${(sender.busyMs / 1000).toFixed(1)} s`);
 
     const { latenciesMs, ...counts } = sender;
@@ -157,10 +170,26 @@ export async function runFirstSync(options: FirstSyncOptions): Promise<FirstSync
         readable.readableAfterMs === null
           ? null
           : Math.round(options.users / (readable.readableAfterMs / 1000)),
+      probe: bare && probed ? { bare, receiver: probed } : null,
     };
   } finally {
     await receiver?.stop(120_000);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The probe against the bare server B, started for it and alone on the machine: two paced runs. */
+async function probeBare(probe: ProbeOptions, dir: string): Promise<ProbeResult> {
+  const bare = await startReceiverProcess({
+    name: 'baseline',
+    script: 'bench/baseline-server.ts',
+    logPath: join(dir, 'bare.log'),
+  });
+  try {
+    let runs = 0;
+    return await probeUntil({ url: `${bare.url}/webhook`, headers: {} }, probe, () => ++runs >= 2, 1);
+  } finally {
+    await bare.stop(5000);
   }
 }
 
@@ -248,4 +277,5 @@ export const defaultFirstSync = {
   timeoutMs: 2000,
   backoffMs: amplitudeBackoffMs,
   stallTimeoutMs: 300_000,
+  probe: defaultProbe as ProbeOptions | undefined,
 };

@@ -39,8 +39,9 @@ async function serve(answer: (batch: number, attempt: number) => { status: numbe
       setTimeout(() => response.writeHead(status).end('{}'), delayMs);
     });
   });
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server?.address() as AddressInfo).port}/webhook`, attempts };
+  const listening = server;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(listening.address() as AddressInfo).port}/webhook`, attempts };
 }
 
 const options = (url: string) => ({ url, headers: {}, inFlight: 4, timeoutMs: 300, backoffMs: [10, 20, 40] });
@@ -94,14 +95,18 @@ describe('the first sync’s bodies', () => {
 });
 
 describe('npm run bench -- --first-sync', () => {
-  it('sends a small sync to the built-in receiver and reports every member readable', async () => {
+  it('sends a small sync to the built-in receiver and reports every member readable, and the paced probe', async () => {
     const { stdout } = await promisify(execFile)(
       'npx',
-      ['tsx', 'bench/cli.ts', '--first-sync', '5000', '--users-per-request', '500'],
+      ['tsx', 'bench/cli.ts', '--first-sync', '5000', '--users-per-request', '500', '--probe-rate', '10'],
       { cwd: repositoryRoot, maxBuffer: 16 * 1024 * 1024 },
     );
     expect(stdout).toContain('| batches given up by the sender / timeouts | 0 / 0 |');
     expect(stdout).toMatch(/\| every member readable \| after [\d.]+ s: [\d,]+ users\/s end to end \|/);
     expect(stdout).toMatch(/\| peak RSS \/ disk \| \d+ MB \/ \d+ MB \|/);
+    // B alone: two 5 s runs at 10 a second, every one answered 200.
+    expect(stdout).toMatch(
+      /\| paced 100-user acks while it applies, p99 \(p50, max\) \| [\d.]+ ms \([\d.]+, [\d.]+\) against B's [\d.]+ ms \([\d.]+, [\d.]+\): \*\*[\d.]+×\*\*; [\d,]+ requests \|/,
+    );
   }, 120_000);
 });
