@@ -17,14 +17,18 @@ const refusal = (env: Record<string, string>) => {
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
     const config = loadConfig({});
-    expect(settingsOf(config, 'sqlite')).toEqual({ SQLITE_PATH: './data/cohorts.db' });
+    expect(settingsOf(config, 'sqlite')).toEqual({
+      SQLITE_PATH: './data/cohorts.db',
+      QUEUE_MAX_BYTES: 16 * 1024 ** 3,
+      QUEUE_MIN_FREE_BYTES: 1024 ** 3,
+    });
     expect(config).toMatchObject({
       PORT: 8080,
       HOST: '127.0.0.1',
       WEBHOOK_PATH: '/webhook',
       AUTH_HEADER: 'authorization',
       AUTH_TOKENS: [],
-      QUEUE: 'memory',
+      QUEUE: 'sqlite',
       STORE: 'sqlite',
       DEDUPE_TTL_SECONDS: 604800,
       QUEUE_MAX_USERS: 5_000_000,

@@ -72,9 +72,11 @@ export function createRedisProducer(options: RedisProducerOptions): QueueProduce
         return value;
       }) as [number, string | null, [string, string[]][]];
       const oldestId = oldest[0]?.[0];
+      const waitingUsers = Math.max(0, Number(users ?? 0));
       return {
         batches: length,
-        users: Math.max(0, Number(users ?? 0)),
+        users: waitingUsers,
+        fullness: waitingUsers / options.maxUsers,
         oldestAgeSeconds: oldestId === undefined ? 0 : Math.max(0, (now() - entryTime(oldestId)) / 1000),
       };
     },

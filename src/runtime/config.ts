@@ -63,11 +63,12 @@ export function loadConfigOf(parts: Parts, env: Record<string, string | undefine
   });
   const offered = (kind: 'queues' | 'stores') =>
     extensions.flatMap(({ capabilities }) => Object.keys(capabilities[kind] ?? {}));
-  // The store of the first extension that offers one (the embedded SQLite file), else memory.
-  const stores = offered('stores');
+  // The defaults: the first queue and store an extension offers (the embedded SQLite files), else memory.
+  const defaultFirst = (names: string[]): [string, ...string[]] =>
+    names.length > 0 ? [names[0] as string, 'memory', ...names.slice(1)] : ['memory'];
   const core = coreSchema({
-    queues: ['memory', ...offered('queues')],
-    stores: stores.length > 0 ? [stores[0] as string, 'memory', ...stores.slice(1)] : ['memory'],
+    queues: defaultFirst(offered('queues')),
+    stores: defaultFirst(offered('stores')),
   }).safeParse(present);
   // The receiver's own variables first, as the reader of the refusal expects them.
   if (!core.success) issues.unshift(...issuesOf(core.error));

@@ -57,6 +57,8 @@ export interface OpenContext {
   logger: Logger;
   /** DEDUPE_TTL_SECONDS, QUEUE_MAX_USERS, QUARANTINE_MAX… */
   config: CoreConfig;
+  /** The store the queue hands batches to: how many it may hand over at once. */
+  storeRecipe: StoreRecipe;
 }
 
 /**
@@ -114,6 +116,11 @@ export interface StoreRecipe {
   threadable: boolean;
   /** Batches the queue may hand over at once, for a store that groups commits. @default 1 */
   inFlight?: number;
+  /**
+   * For a queue that reads its batches from disk: users it may hand over at once, whatever the
+   * batches' sizes (then up to 4,096 batches). A backlog then fills the store's large groups.
+   */
+  inFlightUsers?: number;
 }
 
 /** What a store module exports for a {@link StoreRecipe}. */

@@ -24,8 +24,6 @@ export interface MetricsOptions {
   /** The events to count. */
   events: ReceiverEvents;
   queueStats?: () => Promise<QueueStats>;
-  /** QUEUE_MAX_USERS, exported so an alert can divide the queue's depth by its bound. */
-  queueMaxUsers?: number;
   /** The sinks' names, so their series exist from the start. */
   sinks?: readonly string[];
   /**
@@ -42,13 +40,6 @@ export function createMetrics(options: MetricsOptions) {
   const on = { registers: [registry] };
   // The event-loop lag series read a 10 ms-resolution histogram that each scrape resets.
   if (options.processMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  if (options.queueMaxUsers !== undefined) {
-    new Gauge({
-      name: `${prefix}queue_max_users`,
-      help: 'QUEUE_MAX_USERS: users the queue holds before new batches get 503',
-      ...on,
-    }).set(options.queueMaxUsers);
-  }
   const counter = <Label extends string = never>(name: string, help: string, labelNames: Label[] = []) =>
     new Counter<Label>({ name: prefix + name, help, labelNames, ...on });
   const histogram = (name: string, help: string, buckets: number[]) =>
@@ -163,6 +154,11 @@ function queueGauges(registry: Registry, queueStats: (() => Promise<QueueStats>)
     });
   gauge('queue_batches', 'Batches waiting or being applied', (stats) => stats.batches);
   gauge('queue_users', 'Users in batches waiting or being applied', (stats) => stats.users);
+  gauge(
+    'queue_fullness',
+    "Share of the queue's bound in use (QUEUE_MAX_USERS, QUEUE_MAX_BYTES or QUEUE_MIN_FREE_BYTES): at 1 new batches get 503",
+    (stats) => stats.fullness,
+  );
   gauge(
     'queue_oldest_age_seconds',
     'Age of the oldest batch still waiting',

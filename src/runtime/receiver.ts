@@ -81,7 +81,7 @@ export function lettersWhere(config: Config): string {
 }
 
 async function openQueue(config: Config, logger: Logger, storeRecipe: StoreRecipe): Promise<OpenedQueue> {
-  const context = { logger, config };
+  const context = { logger, config, storeRecipe };
   const offer = queueOffer(config);
   if (config.QUEUE !== 'memory') {
     if (offer === undefined || !('open' in offer))
@@ -148,7 +148,6 @@ export async function startReceiver(
     const metrics = createMetrics({
       events,
       queueStats: () => queue.stats(),
-      queueMaxUsers: config.QUEUE_MAX_USERS,
       sinks: sinks.map((sink) => sink.name),
       processMetrics: true,
     });
@@ -289,7 +288,7 @@ function warnAtStart(config: Config, logger: Logger): void {
 }
 
 const receiverOnlyMemoryWarning =
-  'ROLE=receiver with QUEUE=memory: nothing in this process applies what it accepts. Accepted batches wait in its memory (up to QUEUE_MAX_USERS, then 503 queue_full) and a crash loses them; a shutdown keeps them in SQLITE_PATH, applied when a ROLE=all process starts on that file. For a receiver beside workers, set QUEUE=sqlite or QUEUE=redis.';
+  'ROLE=receiver with QUEUE=memory: nothing in this process applies what it accepts. Accepted batches wait in its memory (up to QUEUE_MAX_USERS, then 503 queue_full) and a crash loses them; a shutdown keeps them in the inbox file (SQLITE_INBOX_PATH), applied when a ROLE=all process starts on it. For a receiver beside workers, set QUEUE=sqlite or QUEUE=redis.';
 
 function authOffWarning(host: string): string {
   if (isLoopback(host)) {

@@ -1,6 +1,7 @@
 /**
- * @module The SQLite queue's consuming side: hands the inbox's head row over until its handler
- * resolves, then removes it; looks again when woken, or after a pause for rows another process added.
+ * @module The SQLite queue's consuming side: hands the inbox's oldest rows over, up to `inFlight`
+ * rows and `inFlightUsers` users at once, each until its handler resolves, then removes it; looks again when woken, or after a pause
+ * for rows another process added. Only the rows in hand are in memory, whatever the backlog.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
@@ -11,10 +12,17 @@ import type { InboxRow } from './inbox-schema.ts';
 
 export interface SqliteConsumerOptions {
   redeliveryDelayMs: number;
+  /** Rows handed over at once: more let a store that groups commits fill a group. */
+  inFlight: number;
+  /**
+   * Users in hand at once, whatever the rows' sizes: a row is read while fewer are in hand (so one
+   * always goes). Only the rows in hand are in memory, so this bounds the consumer's memory.
+   */
+  inFlightUsers?: number | undefined;
   /** How often an idle consumer looks for rows another process (the dlq CLI) inserted. */
   pollIntervalMs: number;
-  /** Told when a handed-over row left the inbox, with its users. */
-  onRemoved: (users: number) => void;
+  /** Told when a handed-over row left the inbox, with its body's length. */
+  onRemoved: (bytes: number) => void;
 }
 
 export interface SqliteConsumer extends QueueConsumer {
@@ -22,23 +30,29 @@ export interface SqliteConsumer extends QueueConsumer {
   wake(): void;
 }
 
-const SELECT_HEAD =
-  'SELECT id, message_id, users, accepted_at, attempts, format, received_at, body FROM queue_inbox ORDER BY id LIMIT 1';
+// The head's ids first (the rowid index alone), then the rows not in hand yet: a row in hand is not
+// read again, and a row another process adds is found wherever its id falls.
+const SELECT_HEAD_IDS = 'SELECT id FROM queue_inbox ORDER BY id LIMIT ?';
+const SELECT_ROW =
+  'SELECT id, message_id, users, bytes, accepted_at, attempts, format, received_at, body FROM queue_inbox WHERE id = ?';
 
 type InboxEntry = WaitingBatch & { id: number };
 
 /** Expects the tables (`createQueueTables`). */
 export function createSqliteConsumer(db: Database, options: SqliteConsumerOptions): SqliteConsumer {
   const { pollIntervalMs } = options;
-  const selectHead = db.prepare<[], InboxRow>(SELECT_HEAD);
+  const selectHeadIds = db.prepare<[number], number>(SELECT_HEAD_IDS).pluck();
+  const selectRow = db.prepare<[number], InboxRow>(SELECT_ROW);
   const countAttempt = db.prepare<[number]>('UPDATE queue_inbox SET attempts = attempts + 1 WHERE id = ?');
   const deleteEntry = db.prepare<[number]>('DELETE FROM queue_inbox WHERE id = ?');
 
+  const maxUsers = options.inFlightUsers ?? Number.POSITIVE_INFINITY;
+  let usersInHand = 0;
   let rules: HandOverRules<InboxEntry> | undefined;
   let reading = true;
   let closed = false;
   let running = false;
-  let holding = false;
+  const inHand = new Set<number>();
   /** Set while the loop waits for work: ends the wait at once. */
   let endWait: (() => void) | undefined;
   const waitForWork = (ms: number) =>
@@ -62,30 +76,57 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
     handedOver: row.attempts,
   });
 
-  /** Hands the head row over until its handler resolves, then removes it. */
+  /** Hands a row over until its handler resolves, then removes it. */
   const handOver = async (row: InboxRow) => {
-    holding = true;
     try {
       // biome-ignore lint/style/noNonNullAssertion: the loop only runs once start() set them.
       if (!(await handOverUntilDone(toEntry(row), rules!))) return;
       deleteEntry.run(row.id);
-      options.onRemoved(row.users);
+      options.onRemoved(row.bytes);
+    } catch {
+      // Busy or closing: the row stays, and is handed over again (after a restart if need be).
+      await sleep(pollIntervalMs);
     } finally {
-      holding = false;
+      inHand.delete(row.id);
+      usersInHand -= row.users;
+      endWait?.();
     }
+  };
+
+  const hasRoom = (rows: number, users: number) => rows < options.inFlight && users < maxUsers;
+
+  /** The oldest rows not in hand, as many as there is room for. */
+  const nextRows = (): InboxRow[] => {
+    const rows: InboxRow[] = [];
+    let users = usersInHand;
+    try {
+      const ids = selectHeadIds.all(options.inFlight).filter((id) => !inHand.has(id));
+      for (const id of ids) {
+        if (!hasRoom(inHand.size + rows.length, users)) break;
+        const row = selectRow.get(id);
+        if (row === undefined) continue;
+        rows.push(row);
+        users += row.users;
+      }
+    } catch {
+      // Busy or closing: what was read goes, and the rest is looked for again after a pause.
+    }
+    return rows;
   };
 
   const readLoop = async () => {
     while (!closed && reading) {
-      let row: InboxRow | undefined;
-      try {
-        row = selectHead.get();
-      } catch {
-        row = undefined; // busy or closing: look again after a pause
+      const rows = hasRoom(inHand.size, usersInHand) ? nextRows() : [];
+      for (const row of rows) {
+        inHand.add(row.id);
+        usersInHand += row.users;
+        void handOver(row);
       }
-      if (row === undefined) await waitForWork(pollIntervalMs);
-      else await handOver(row).catch(() => sleep(pollIntervalMs));
+      // Woken by a row done (room again) or added; else after the pause, for another process's rows.
+      if (rows.length === 0) await waitForWork(pollIntervalMs);
     }
+    // Stopped reading: the rows in hand are still handed over.
+    while (inHand.size > 0) await waitForWork(pollIntervalMs);
   };
 
   return {
@@ -110,7 +151,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       endWait?.();
     },
     hasStopped: () => !running,
-    holdsNothing: () => !holding,
+    holdsNothing: () => inHand.size === 0,
     close() {
       closed = true;
       endWait?.();

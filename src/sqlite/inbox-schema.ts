@@ -1,8 +1,8 @@
 /**
- * @module The SQLite queue's two tables. They are prefixed `queue_` so they can share the store's
- * file. `queue_seen` is keyed by message_id and indexed by expiry, so the purge deletes expired
- * marks in small ordered chunks instead of scanning the table. `queue_inbox` keeps `body` last:
- * counting and summing the small columns never reads a body's overflow pages.
+ * @module The SQLite queue's two tables, prefixed `queue_`. `queue_seen` is keyed by message_id and
+ * indexed by expiry, so the purge deletes expired marks in small ordered chunks instead of scanning
+ * the table. `queue_inbox` keeps `body` last: counting and summing the small columns never reads a
+ * body's overflow pages.
  */
 import type { Database } from 'better-sqlite3';
 import type { StoredFormat } from '../runtime/stored-batch.ts';
@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS queue_inbox (
   id          INTEGER PRIMARY KEY, -- delivery order
   message_id  TEXT    NOT NULL,
   users       INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL DEFAULT 0, -- the body's length, for QUEUE_MAX_BYTES
   accepted_at INTEGER NOT NULL,    -- epoch ms
   attempts    INTEGER NOT NULL,    -- deliveries begun, counted before each one: survives a crash
   format      TEXT    NOT NULL,    -- 'raw'; 'batch' in rows of earlier releases (runtime/stored-batch.ts)
@@ -30,6 +31,7 @@ export interface InboxRow {
   id: number;
   message_id: string;
   users: number;
+  bytes: number;
   accepted_at: number;
   attempts: number;
   format: StoredFormat;
@@ -37,7 +39,12 @@ export interface InboxRow {
   body: string;
 }
 
-/** Creates the tables when the file does not have them yet. */
+/** Creates the tables when the file does not have them yet, or adds what an older file lacks. */
 export function createQueueTables(db: Database): void {
   db.exec(SCHEMA);
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(queue_inbox)').all();
+  // Rows of a file made before count as empty: the bound is re-read from the rows once a second.
+  if (!columns.some((column) => column.name === 'bytes')) {
+    db.exec('ALTER TABLE queue_inbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
+  }
 }

@@ -28,6 +28,28 @@ interface SpillRow {
   body: string;
 }
 
+/**
+ * Moves every spilled batch into the SQLite queue's inbox of the same file, in one statement: the
+ * rows never pass through the heap, however many a shutdown left.
+ */
+export function moveSpillIntoInbox(db: Database): number {
+  db.exec(SCHEMA);
+  return db
+    .transaction(() => {
+      // attempts = 1: that process may have applied it in part (restated changes, src/core/worker.ts).
+      const { changes } = db
+        .prepare(
+          `INSERT INTO queue_inbox (message_id, users, bytes, accepted_at, attempts, format, received_at, body)
+           SELECT message_id, users, length(body), accepted_at, 1, format, received_at, body
+           FROM queue_memory_spill ORDER BY id`,
+        )
+        .run();
+      db.exec('DELETE FROM queue_memory_spill');
+      return changes;
+    })
+    .immediate();
+}
+
 /** The spill in `db` (opened with openSqliteDatabase); creates its table when missing. */
 export function createSqliteSpill(db: Database): MemorySpill {
   db.exec(SCHEMA);

@@ -14,8 +14,16 @@ import { createQueueTables } from './inbox-schema.ts';
 export interface SqliteQueueOptions {
   /** How long a message_id is remembered. */
   dedupeTtlSeconds: number;
-  /** Users waiting before `accept` answers queue_full. One batch is always let in when empty. */
-  maxUsers: number;
+  /** Bytes of bodies waiting before `accept` answers queue_full. One batch is always let in when empty. */
+  maxBytes: number;
+  /** Free bytes the file's disk keeps: below them `accept` answers queue_full. @default 0 */
+  minFreeBytes?: number;
+  /** Where the file is (for its disk's free space); undefined for an in-memory database. */
+  directory?: string | undefined;
+  /** Batches handed over at once. @default 1 */
+  inFlight?: number;
+  /** Users handed over at once, whatever the batches' sizes (one batch always goes). @default no bound */
+  inFlightUsers?: number | undefined;
   /** Wait before handing over again a batch whose handler threw. @default 1000 */
   redeliveryDelayMs?: number;
   /** How often an idle consumer looks for rows another process (the dlq CLI) inserted. @default 250 */
@@ -34,12 +42,16 @@ export function createSqliteQueue(
   createQueueTables(db);
   const consumer = createSqliteConsumer(db, {
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1000,
+    inFlight: options.inFlight ?? 1,
+    inFlightUsers: options.inFlightUsers,
     pollIntervalMs: options.pollIntervalMs ?? 250,
-    onRemoved: (users) => producer.removed(users),
+    onRemoved: (bytes) => producer.removed(bytes),
   });
   const producer = createSqliteProducer(db, {
     dedupeTtlSeconds: options.dedupeTtlSeconds,
-    maxUsers: options.maxUsers,
+    maxBytes: options.maxBytes,
+    minFreeBytes: options.minFreeBytes ?? 0,
+    directory: options.directory,
     purgeIntervalMs: options.purgeIntervalMs ?? 60_000,
     onEnqueued: consumer.wake,
     now,

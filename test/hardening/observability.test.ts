@@ -83,7 +83,7 @@ describe('ops/alerts.yml', () => {
   it('has the rules operators need', () => {
     const all = rules.map((rule) => rule.expr).join('\n');
     expect(all).toMatch(/histogram_quantile\(0\.99,.*cohort_receiver_ack_duration_seconds_bucket/);
-    expect(all).toMatch(/cohort_receiver_queue_users \/ cohort_receiver_queue_max_users\) > 0\.8/);
+    expect(all).toMatch(/max by \(instance\) \(cohort_receiver_queue_fullness\) > 0\.8/);
     expect(all).toMatch(/cohort_receiver_dead_letters_total\{kind="failed"\}/);
     expect(all).toMatch(/cohort_receiver_queue_oldest_age_seconds\) > 60/);
     expect(alerts.match(/^\s*- alert:/gm)?.length).toBe(rules.length);

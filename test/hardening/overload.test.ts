@@ -46,7 +46,8 @@ let receiver: TestReceiver;
 let valve: ReturnType<typeof slowStore>;
 beforeAll(async () => {
   receiver = await startTestReceiver(
-    { QUEUE_MAX_USERS: '1000', SINKS: 'none' },
+    // QUEUE_MAX_USERS bounds the memory queue (the SQLite inbox is bounded by bytes and disk).
+    { QUEUE: 'memory', QUEUE_MAX_USERS: '1000', SINKS: 'none' },
     {
       wrapStore: (store) => {
         valve = slowStore(store, 5);
@@ -83,7 +84,7 @@ describe('overload', () => {
 
     const full = await scrapeMetrics(receiver.url);
     expect(full.get('cohort_receiver_queue_users')).toBe(1000);
-    expect(full.get('cohort_receiver_queue_max_users')).toBe(1000);
+    expect(full.get('cohort_receiver_queue_fullness')).toBe(1);
     expect(full.get('cohort_receiver_batches_total{outcome="unavailable",reason="queue_full"}')).toBe(5);
     // Still full while the store is held: no amount of retrying gets in.
     expect((await post(batchBody(refused[0] ?? 0))).status).toBe(503);

@@ -13,8 +13,8 @@ import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts
 import { createWorker } from '../../src/core/worker.ts';
 
 export interface QueueFactoryOptions {
-  /** Users waiting before accept answers queue_full. */
-  maxUsers?: number;
+  /** A bound with room for one test batch and not two (users, or bytes, whatever the queue counts). */
+  roomForOne?: boolean;
   /** Wait before redelivering a batch whose handler threw (keep it small in tests). */
   redeliveryDelayMs?: number;
 }
@@ -139,8 +139,13 @@ export function describeQueueContract(name: string, factory: QueueFactory) {
     });
 
     it('answers queue_full past its bound without remembering the refused message_id', async () => {
-      const queue = await open({ maxUsers: 3 });
+      const queue = await open({ roomForOne: true });
+      expect((await queue.stats()).fullness).toBe(0);
       await queue.accept(testBatch());
+      // One batch in: past half of a bound that has room for one and not two.
+      const { fullness } = await queue.stats();
+      expect(fullness).toBeGreaterThan(0.5);
+      expect(fullness).toBeLessThanOrEqual(1);
       const refused = testBatch();
       await expect(queue.accept(refused)).rejects.toMatchObject({
         name: 'UnavailableError',

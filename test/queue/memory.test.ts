@@ -73,7 +73,7 @@ describe('memory queue', () => {
     await queue.accept(batch('m1', 3));
     now = 12_500;
     await queue.accept(batch('m2', 4));
-    expect(await queue.stats()).toEqual({ batches: 2, users: 7, oldestAgeSeconds: 2.5 });
+    expect(await queue.stats()).toEqual({ batches: 2, users: 7, oldestAgeSeconds: 2.5, fullness: 7 / 100 });
   });
 
   it('lets one batch larger than the bound in when empty, and refuses the next until drained', async () => {

@@ -2,14 +2,17 @@ import { join } from 'node:path';
 import { openSqliteDatabase } from '../../src/sqlite/database.ts';
 import { createSqliteQueue } from '../../src/sqlite/queue.ts';
 import { createTempDir } from '../support/tmp.ts';
-import { describeQueueContract } from './contract.ts';
+import { describeQueueContract, testBatch } from './contract.ts';
 
-describeQueueContract('sqlite', async ({ maxUsers = 1_000_000, ...options }) => {
+describeQueueContract('sqlite', async ({ roomForOne, ...options }) => {
   const dir = await createTempDir('sqlite-queue');
   const db = openSqliteDatabase(join(dir.path, 'queue.db'));
+  // The inbox counts bytes: room for one test batch's body and not two.
+  const oneBody = testBatch().body.length;
   const queue = createSqliteQueue(db, {
     dedupeTtlSeconds: 3600,
-    maxUsers,
+    maxBytes: roomForOne ? Math.round(oneBody * 1.5) : 1024 ** 3,
+    directory: dir.path,
     ...options,
   });
   return {

@@ -34,7 +34,7 @@ function openQueue(options: Partial<SqliteQueueOptions> = {}) {
   const db = openSqliteDatabase(join(dir.path, 'cohorts.db'));
   const queue = createSqliteQueue(db, {
     dedupeTtlSeconds: 3600,
-    maxUsers: 1_000_000,
+    maxBytes: 1024 ** 3,
     redeliveryDelayMs: 10,
     pollIntervalMs: 20,
     ...options,
@@ -103,6 +103,35 @@ describe('sqlite queue', () => {
     });
     expect(await queue.drain(5000)).toBe(true);
     expect(delivered).toEqual([batch]);
+  });
+
+  it('hands over rows until the users in hand reach inFlightUsers, whatever the rows count', async () => {
+    const { queue } = openQueue({ inFlight: 100, inFlightUsers: 5 });
+    const users = (n: number) => Array.from({ length: n }, (_, i) => ({ userId: `u${i}` }));
+    // 2 + 2 + 3 users: the third row goes while 4 are in hand, the fourth waits for room.
+    const sizes = [2, 2, 3, 1, 1];
+    for (const size of sizes) await queue.accept(testBatch({ users: users(size) }));
+    const inHand: { messageId: string; release: () => void }[] = [];
+    queue.consume(
+      (batch) =>
+        new Promise<void>((release) => {
+          inHand.push({ messageId: batch.messageId, release });
+        }),
+    );
+    await waitFor(() => inHand.length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(inHand).toHaveLength(3);
+
+    // One of 3 users done: 4 in hand, so one more row is read (then 5: no more).
+    inHand[2]?.release();
+    await waitFor(() => inHand.length === 4);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(inHand).toHaveLength(4);
+    for (const entry of inHand) entry.release();
+    await waitFor(() => inHand.length === 5);
+    inHand[4]?.release();
+    expect(await queue.drain(5000)).toBe(true);
+    expect(await queue.stats()).toMatchObject({ batches: 0 });
   });
 
   it('delivers after a restart what was accepted before a kill, and still knows every message_id', async () => {

@@ -32,7 +32,8 @@ async function memberCount(url: string) {
 
 describe('process lifecycle', () => {
   it('drains acknowledged batches on SIGTERM, exits 0, and has them all after a restart', async () => {
-    const env = { SQLITE_PATH: join(dir, 'cohorts.db') };
+    // The memory queue's drain: what the defaults' inbox does not apply waits on disk (kill-default.test.ts).
+    const env = { QUEUE: 'memory', SQLITE_PATH: join(dir, 'cohorts.db') };
     const first = await startReceiverProcess({ env });
     const batches = 40;
     const usersPerBatch = 5000;
@@ -93,14 +94,14 @@ describe('process lifecycle', () => {
     expect(stdout).toBe('');
   });
 
-  it('refuses to start when SQLITE_PATH cannot be written: one plain line naming the path', async () => {
+  it('refuses to start when SQLITE_PATH cannot be written: one plain line naming the file', async () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'not a directory');
-    const path = join(file, 'cohorts.db');
-    const { code, stdout, stderr } = await runReceiverToExit({ SQLITE_PATH: path });
+    const { code, stdout, stderr } = await runReceiverToExit({ SQLITE_PATH: join(file, 'cohorts.db') });
     expect(code).toBe(1);
     expect(stderr.split('\n')).toEqual([expect.stringMatching(/^could not start: .*/), '']);
-    expect(stderr).toContain(path);
+    // The inbox beside the store is the first file opened.
+    expect(stderr).toContain(join(file, 'cohorts.inbox.db'));
     // The warnings before the failure may be logged; no fatal line with the error and its stack.
     expect(stdout).not.toMatch(/"level":60|"stack"/);
   });

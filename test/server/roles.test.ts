@@ -69,7 +69,9 @@ describe('ROLE with QUEUE=sqlite on one machine', () => {
   });
 
   it('refuses ROLE=worker with the memory queue: nothing could reach it', () => {
-    expect(() => configFor({ ROLE: 'worker' })).toThrow(/ROLE=worker needs a queue other processes can fill/);
+    expect(() => configFor({ ROLE: 'worker', QUEUE: 'memory' })).toThrow(
+      /ROLE=worker needs a queue other processes can fill/,
+    );
   });
 });
 
@@ -85,18 +87,24 @@ describe('ROLE=receiver with the memory queue', () => {
       line.msg.startsWith('ROLE=receiver with QUEUE=memory: nothing in this process applies'),
     );
 
-  it('warns at start that nothing applies, and what it accepted is applied by a ROLE=all process on its file', async () => {
+  it('warns at start that nothing applies, and what it accepted is applied by a process on the defaults on its files', async () => {
     const receiverLog = capturing();
-    const receiver = await startReceiver(configFor({ ROLE: 'receiver' }), receiverLog.logger);
+    const receiver = await startReceiver(
+      configFor({ ROLE: 'receiver', QUEUE: 'memory' }),
+      receiverLog.logger,
+    );
     expect(receiverLog.lines.filter((line) => warned([line])).map((line) => line.level)).toEqual([40]);
     expect((await fetch(`${receiver.url}/webhook`, { method: 'POST', body: body('m-1') })).status).toBe(200);
     await receiver.shutdown();
 
     const allLog = capturing();
-    const all = await startReceiver(configFor({ ROLE: 'all' }), allLog.logger);
+    const all = await startReceiver(configFor({}), allLog.logger);
     running.push(all);
     expect(warned(allLog.lines)).toBe(false);
-    await waitUntilApplied(all.url, 'the ROLE=all process never applied what the receiver-only process kept');
+    await waitUntilApplied(
+      all.url,
+      'the process on the defaults (QUEUE=sqlite) never applied what the receiver-only process kept',
+    );
   });
 });
 

@@ -59,7 +59,8 @@ async function keptBatches(queue: string): Promise<number> {
       admin.disconnect();
     }
   }
-  const db = new Database(sqlitePath(), { readonly: true });
+  // Both wait in the inbox's file: the inbox itself, or what a shutdown of QUEUE=memory spilled.
+  const db = new Database(join(dir.path, 'cohorts.inbox.db'), { readonly: true });
   try {
     const table = queue === 'memory' ? 'queue_memory_spill' : 'queue_inbox';
     return db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;

@@ -118,6 +118,7 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
       return {
         batches: unfinished.size,
         users: waitingUsers,
+        fullness: waitingUsers / options.maxUsers,
         oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, (now() - oldest.acceptedAt) / 1000),
       };
     },

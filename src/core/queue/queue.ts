@@ -36,6 +36,8 @@ export interface QueueStats {
   users: number;
   /** Age in seconds of the oldest batch still waiting; 0 when empty. */
   oldestAgeSeconds: number;
+  /** The share of the queue's bound in use (users, bytes, or the disk's free space): 503 at 1. */
+  fullness: number;
 }
 
 export interface Queue {

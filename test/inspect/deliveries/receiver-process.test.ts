@@ -74,7 +74,7 @@ describe('a receiver with QUEUE=sqlite', () => {
     expect(await post(body('first'))).toBe(200);
     expect(await post(body('first'))).toBe(200);
     expect(await post(body('bad', { users: 'nobody' }))).toBe(422);
-    const { log } = sqliteReader(env.SQLITE_PATH);
+    const { log } = sqliteReader(join(dir.path, 'cohorts.inbox.db'));
     const first = await appliedDelivery(log, 'first');
     expect(first).toMatchObject({
       outcome: 'accepted',
@@ -115,10 +115,12 @@ describe('a receiver with QUEUE=sqlite', () => {
       await sleep(50);
     }
     expect(await receiver.stop(10_000)).toBe(0);
-    const db = openSqliteDatabase(env.SQLITE_PATH);
+    // Where it would record: the inbox's file, beside the store's.
+    const db = openSqliteDatabase(join(dir.path, 'cohorts.inbox.db'));
     closers.push(() => {
       db.close();
     });
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'queue_inbox'").all()).toHaveLength(1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'inspect%'").all()).toEqual([]);
   });
 });

@@ -1,49 +1,39 @@
 /**
- * kill -9 of a receiver whose SQLite store groups commits, in durable mode (QUEUE=sqlite with a
- * sink, so the apply goes through the group commit rather than the exactly-once path): the inbox
- * lets a batch go only after the commit that holds it, so every batch that got a 200 is in the
- * store after a restart, and none counted twice.
+ * kill -9 of a receiver on the defaults (only SQLITE_PATH set, to keep the files in a temporary
+ * folder), mid-apply with a backlog: the inbox holds every body before its 200 and lets a batch go
+ * only after the store's commit that holds it, so every batch that got a 200 is in the store after
+ * a restart, and none counted twice.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ReceiverProcess, startReceiverProcess } from '../../bench/receiver-process.ts';
 import { eventually, post } from '../durability/traffic.ts';
-import { type Downstream, startDownstream } from '../sinks/downstream.ts';
 import { createTempDir, type TempDir } from '../support/tmp.ts';
 
 const usersPerBatch = 2000;
 
 let dir: TempDir;
-let downstream: Downstream;
 const running: ReceiverProcess[] = [];
 beforeEach(async () => {
-  dir = await createTempDir('group-commit-kill');
-  downstream = await startDownstream();
+  dir = await createTempDir('kill-default');
 });
 afterEach(async () => {
   for (const receiver of running.splice(0)) {
     receiver.child.kill('SIGKILL');
     await receiver.exited;
   }
-  await downstream.close();
   await dir.remove();
 });
 
 const sqlitePath = () => join(dir.path, 'cohorts.db');
+const inboxPath = () => join(dir.path, 'cohorts.inbox.db');
 
 async function start() {
-  const receiver = await startReceiverProcess({
-    env: {
-      QUEUE: 'sqlite',
-      STORE: 'sqlite',
-      SQLITE_PATH: sqlitePath(),
-      SINKS: 'http',
-      SINK_HTTP_URL: downstream.url,
-      SINK_HTTP_BATCH_SIZE: '1000',
-    },
-  });
+  const receiver = await startReceiverProcess({ env: { SQLITE_PATH: sqlitePath() } });
   running.push(receiver);
+  const listening = receiver.logLines.find((line) => line.msg === 'listening');
+  expect(listening).toMatchObject({ queue: 'sqlite', store: 'sqlite' });
   return receiver;
 }
 
@@ -57,8 +47,8 @@ const body = (messageId: string, users: string[]) =>
     users: users.map((userId) => ({ user_id: userId })),
   });
 
-function read<T>(work: (db: Database.Database) => T): T {
-  const db = new Database(sqlitePath(), { readonly: true });
+function read<T>(work: (db: Database.Database) => T, path = sqlitePath()): T {
+  const db = new Database(path, { readonly: true });
   try {
     return work(db);
   } finally {
@@ -66,7 +56,7 @@ function read<T>(work: (db: Database.Database) => T): T {
   }
 }
 
-describe('kill -9 with group commits, QUEUE=sqlite', () => {
+describe('kill -9 on the defaults', () => {
   it('applies after a restart every batch that got a 200, each once', async () => {
     const receiver = await start();
     const acked: string[] = [];
@@ -90,7 +80,10 @@ describe('kill -9 with group commits, QUEUE=sqlite', () => {
     };
     await Promise.all(Array.from({ length: 6 }, loop));
     await receiver.exited;
-    const backlog = read((db) => db.prepare('SELECT count(*) FROM queue_inbox').pluck().get() as number);
+    const backlog = read(
+      (db) => db.prepare('SELECT count(*) FROM queue_inbox').pluck().get() as number,
+      inboxPath(),
+    );
     expect(backlog).toBeGreaterThan(0); // the kill came while acknowledged batches still waited
 
     await start();
