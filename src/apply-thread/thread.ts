@@ -15,7 +15,9 @@ import { type ThreadCall, type ThreadReply, toPlainError } from './protocol.ts';
 function serveStore(port: MessagePort, recipe: StoreRecipe) {
   // Rejects (each call waiting fails with it) when the store cannot be opened.
   const opened = openRecipe(recipe);
-  const apply = opened.then(({ store }) => storeApplier(store, createQueuedBodyDecoder()));
+  const apply = opened.then(({ store }) =>
+    storeApplier(store, createQueuedBodyDecoder(), { eachTurn: false }),
+  );
   const run = async (call: ThreadCall) => {
     if (call.method === 'close') return (await opened).close().then(() => undefined);
     const applied = await (await apply)(call.batch, { restate: call.restate });

@@ -30,13 +30,19 @@ export interface AppliedBatch {
 export type Applier = (batch: QueuedBatch, options: { restate: boolean }) => Promise<AppliedBatch>;
 
 /**
- * Parses and applies on the thread that calls it. One batch is parsed per turn of its event loop, so
- * the webhooks waiting are read between one parse and the next when many batches come at once.
+ * Parses and applies on the thread that calls it. On the event loop that answers webhooks, one
+ * batch is parsed per turn, so the webhooks waiting are read between one parse and the next when
+ * many batches come at once; a thread that answers none (`eachTurn: false`) parses all it was
+ * handed at once, so a store that groups commits gets them in one group.
  */
-export function storeApplier(store: MembershipStore, decode: QueuedBodyDecoder): Applier {
-  const nextTurn = oneTurnEach();
+export function storeApplier(
+  store: MembershipStore,
+  decode: QueuedBodyDecoder,
+  { eachTurn = true }: { eachTurn?: boolean } = {},
+): Applier {
+  const nextTurn = eachTurn ? oneTurnEach() : undefined;
   return async function applyQueued(queued, { restate }) {
-    await nextTurn();
+    await nextTurn?.();
     const batch = decode(queued.body, queued.receivedAt);
     const changes = await store.applyBatch(batch, { restate });
     const { users, ...envelope } = batch;

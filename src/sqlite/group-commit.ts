@@ -14,6 +14,14 @@ import type { CohortBatch } from '../core/batch.ts';
 import type { ApplyOptions, MembershipChange } from '../core/store/store.ts';
 
 export interface GroupCommitOptions {
+  /**
+   * Applies a whole group at once inside the transaction, returning each batch's changes. If it
+   * throws, the group is applied again batch by batch, each in its own savepoint, so that a batch
+   * that fails fails alone.
+   */
+  applyAll?: (group: GroupEntry[]) => MembershipChange[][];
+  /** Hears why `applyAll` threw. */
+  onSplit?: (error: unknown) => void;
   /** A group commits at once when it reaches this many users; 1 commits every batch alone. */
   maxUsers: number;
   /**
@@ -30,9 +38,12 @@ export interface GroupCommitter {
   flush(): void;
 }
 
-interface Waiting {
+export interface GroupEntry {
   batch: CohortBatch;
   options: ApplyOptions | undefined;
+}
+
+interface Waiting extends GroupEntry {
   resolve(changes: MembershipChange[]): void;
   reject(error: unknown): void;
 }
@@ -52,6 +63,8 @@ export function createGroupCommitter(
   let waitingUsers = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  const { applyAll } = options;
+  const applyWhole = applyAll && db.transaction((group: Waiting[]) => applyAll(group));
   const applyGroup = db.transaction((group: Waiting[]): Outcome[] =>
     group.map(({ batch, options: applyOptions }) => {
       try {
@@ -69,9 +82,22 @@ export function createGroupCommitter(
     const group = waiting;
     waiting = [];
     waitingUsers = 0;
+    if (applyWhole && group.length > 1) {
+      let changes: MembershipChange[][] | undefined;
+      try {
+        changes = applyWhole.immediate(group);
+      } catch (error) {
+        // Rolled back: batch by batch below finds the one that fails.
+        options.onSplit?.(error);
+      }
+      if (changes) {
+        for (const [index, entry] of group.entries()) entry.resolve(changes[index] ?? []);
+        return;
+      }
+    }
     let outcomes: Outcome[];
     try {
-      // IMMEDIATE, as a single apply is: take the write lock before reading (src/store/sqlite.ts).
+      // IMMEDIATE, as a single apply is: take the write lock before reading (store.ts).
       outcomes = applyGroup.immediate(group);
     } catch (error) {
       for (const entry of group) entry.reject(error);

@@ -1,9 +1,10 @@
 /**
  * @module The SQLite queue's consuming side: hands the inbox's oldest rows over, up to `inFlight`
- * rows and `inFlightUsers` users at once, each until its handler resolves, then removes it; looks again when woken, or after a pause
- * for rows another process added. Only the rows in hand are in memory, whatever the backlog.
+ * rows and `inFlightUsers` users at once, each until its handler resolves, then removes it; looks
+ * again when woken, or after a pause for rows another process added. Only the rows in hand are in
+ * memory, whatever the backlog.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
 import { type HandOverRules, handOverUntilDone, type WaitingBatch } from '../core/queue/hand-over.ts';
 import type { QueueConsumer } from '../runtime/durable-queue.ts';
@@ -37,6 +38,12 @@ const SELECT_ROW =
   'SELECT id, message_id, users, bytes, accepted_at, attempts, format, received_at, body FROM queue_inbox WHERE id = ?';
 
 type InboxEntry = WaitingBatch & { id: number };
+
+/**
+ * Rows read in one turn of the event loop: a backlog fills hundreds of rows in hand, and reading
+ * them all at once (megabytes of bodies) would hold the webhooks waiting for that turn.
+ */
+const rowsPerTurn = 8;
 
 /** Expects the tables (`createQueueTables`). */
 export function createSqliteConsumer(db: Database, options: SqliteConsumerOptions): SqliteConsumer {
@@ -102,7 +109,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
     try {
       const ids = selectHeadIds.all(options.inFlight).filter((id) => !inHand.has(id));
       for (const id of ids) {
-        if (!hasRoom(inHand.size + rows.length, users)) break;
+        if (rows.length === rowsPerTurn || !hasRoom(inHand.size + rows.length, users)) break;
         const row = selectRow.get(id);
         if (row === undefined) continue;
         rows.push(row);
@@ -124,6 +131,7 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
       }
       // Woken by a row done (room again) or added; else after the pause, for another process's rows.
       if (rows.length === 0) await waitForWork(pollIntervalMs);
+      else await nextTurn();
     }
     // Stopped reading: the rows in hand are still handed over.
     while (inHand.size > 0) await waitForWork(pollIntervalMs);

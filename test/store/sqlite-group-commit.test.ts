@@ -1,7 +1,7 @@
 /**
  * The SQLite store's group commit: batches handed over together commit in one transaction, each
  * settles only once that transaction committed, and a group applies every batch exactly as applying
- * them one by one would.
+ * them one by one would — at once, or batch by batch when one of them fails.
  */
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -71,7 +71,11 @@ describe('SQLite store: group commit', () => {
   it('applies batches handed over together exactly as it applies them one by one', async () => {
     const groupedDb = openSqliteDatabase(await freshFile());
     const singleDb = openSqliteDatabase(await freshFile());
-    const grouped = createSqliteStore(groupedDb, { groupCommitUsers: 1_000_000 });
+    const splits: unknown[] = [];
+    const grouped = createSqliteStore(groupedDb, {
+      groupCommitUsers: 1_000_000,
+      onGroupSplit: (error) => splits.push(error),
+    });
     const single = createSqliteStore(singleDb, { groupCommitUsers: 1 });
     const batches = overlappingBatches();
 
@@ -83,6 +87,8 @@ describe('SQLite store: group commit', () => {
 
     expect(groupedChanges).toEqual(singleChanges);
     expect(groupedChanges.flat().length).toBeGreaterThan(20);
+    // The whole group was applied at once, not batch by batch.
+    expect(splits).toEqual([]);
     expect(await stateOf(grouped)).toEqual(await stateOf(single));
     groupedDb.close();
     singleDb.close();
@@ -125,7 +131,8 @@ describe('SQLite store: group commit', () => {
 
   it('rejects only the batch that fails, and commits the others of its group', async () => {
     const db = openSqliteDatabase(await freshFile());
-    const store = createSqliteStore(db);
+    const splits: unknown[] = [];
+    const store = createSqliteStore(db, { onGroupSplit: (error) => splits.push(error) });
     const unserialisable = { big: 1n } as unknown as Record<string, unknown>;
     const outcomes = await Promise.allSettled([
       store.applyBatch(cohortBatch({ cohortId: 'ok1', users: usersOf('u1') })),
@@ -138,6 +145,7 @@ describe('SQLite store: group commit', () => {
       store.applyBatch(cohortBatch({ cohortId: 'ok2', users: usersOf('u4') })),
     ]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(splits).toHaveLength(1);
     expect((await store.listCohorts()).map((cohort) => cohort.cohortId)).toEqual(['ok1', 'ok2']);
     expect(await store.userCohorts('u2')).toEqual([]);
     db.close();
