@@ -38,7 +38,13 @@ describe('answers carry no stack trace or internal path', () => {
     const bug = new Error(`ENOENT: no such file, open '${root}src/store/sqlite.ts'`);
     let holdApplies = true;
     const receiver = await startTestReceiver(
-      { AUTH_TOKENS: 'good-token', QUEUE_MAX_USERS: '1', SINKS: 'none', MAX_BODY_BYTES: '1024' },
+      {
+        AUTH_TOKENS: 'good-token',
+        QUEUE: 'memory',
+        QUEUE_MAX_USERS: '1',
+        SINKS: 'none',
+        MAX_BODY_BYTES: '1024',
+      },
       {
         wrapStore: (store) => ({
           ...store,

@@ -87,7 +87,11 @@ describe('sinks end to end', () => {
     cleanups.push(() => downstream.close());
     // A request the downstream leaves hanging fails after 2 s and is retried: long enough that few
     // attempts (and so short backoffs) pass before the downstream comes back, even on a busy machine.
-    const { post } = await start(downstream, { QUEUE_MAX_USERS: '4', SINK_HTTP_TIMEOUT_MS: '2000' });
+    const { post } = await start(downstream, {
+      QUEUE: 'memory',
+      QUEUE_MAX_USERS: '4',
+      SINK_HTTP_TIMEOUT_MS: '2000',
+    });
     const batch = (index: number) =>
       cohort({
         message_id: `m-${index}`,
