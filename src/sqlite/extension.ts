@@ -6,6 +6,7 @@
  */
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import type { CoreConfig } from '../runtime/core-config.ts';
 import { defineExtension, type OpenContext, queueIn, type StoreRecipe } from '../runtime/extension.ts';
 import { integer } from '../runtime/settings.ts';
 import { createSqliteDeadLetters } from './dead-letters.ts';
@@ -31,7 +32,7 @@ export const sqlite = defineExtension({
   settings,
   use({ SQLITE_PATH: storePath, SQLITE_INBOX_PATH, QUEUE_MAX_BYTES, QUEUE_MIN_FREE_BYTES }) {
     const path = SQLITE_INBOX_PATH ?? inboxBeside(storePath);
-    const where = () => `SQLite ${path}`;
+    const where = (config: CoreConfig) => `SQLite ${path} (QUEUE=${config.QUEUE})`;
     /** The inbox file, with the dead letters in it; released last. */
     const openFile = ({ config, logger }: OpenContext) => {
       const file = useSqliteFile(path, logger);

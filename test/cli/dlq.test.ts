@@ -151,6 +151,8 @@ describeWithService(await probeRedis(), 'npm run dlq, where it reads', () => {
   it('says first, on stderr, which backend and KEY_PREFIX it reads, without credentials', async () => {
     const keyPrefix = randomKeyPrefix('test-dlq-source');
     const sqlitePath = join(dir.path, 'cohorts.db');
+    // The dead letters live in the inbox file, beside the store's.
+    const inboxPath = join(dir.path, 'cohorts.inbox.db');
     const base = { SQLITE_PATH: sqlitePath, SINKS: 'none' };
     const withCredentials = redisUrl.replace('redis://', 'redis://operator:s3cret@');
     const [sqlite, memory, redis, credentialed] = await Promise.all([
@@ -165,8 +167,8 @@ describeWithService(await probeRedis(), 'npm run dlq, where it reads', () => {
       }),
     ]);
     const firstLine = (run: { stderr: string }) => run.stderr.split('\n')[0];
-    expect(firstLine(sqlite)).toBe(`reading dead letters from SQLite ${sqlitePath} (QUEUE=sqlite)`);
-    expect(firstLine(memory)).toBe(`reading dead letters from SQLite ${sqlitePath} (QUEUE=memory)`);
+    expect(firstLine(sqlite)).toBe(`reading dead letters from SQLite ${inboxPath} (QUEUE=sqlite)`);
+    expect(firstLine(memory)).toBe(`reading dead letters from SQLite ${inboxPath} (QUEUE=memory)`);
     expect(firstLine(redis)).toBe(`reading dead letters from Redis ${redisUrl} (KEY_PREFIX=${keyPrefix})`);
     expect(firstLine(credentialed)).toBe(
       `reading dead letters from Redis ${redisUrl.replace(/\/$/, '')}/0 (KEY_PREFIX=${keyPrefix})`,

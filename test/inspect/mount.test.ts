@@ -26,7 +26,7 @@ describe('the inspector in the receiver', () => {
     const url = await start({});
     const response = await fetch(`${url}/inspect`, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
-    expect(await response.text()).toContain('QUEUE=memory · STORE=sqlite · ROLE=all');
+    expect(await response.text()).toContain('QUEUE=sqlite · STORE=sqlite · ROLE=all');
   });
 
   it('asks for ADMIN_TOKENS, not AUTH_TOKENS, when both are set', async () => {
