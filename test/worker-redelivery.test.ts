@@ -45,3 +45,61 @@ describe('worker: a batch delivered more often than APPLY_MAX_ATTEMPTS', () => {
     expect(await store.userCohorts('u2')).toHaveLength(1);
   });
 });
+
+describe('worker: an applier that counts its changes', () => {
+  const lazyApplier = (reads: string[]) => async () => {
+    const built = [
+      {
+        cohortId: 'c',
+        cohortName: 'C',
+        userId: 'u1',
+        kind: 'entered' as const,
+        computedTime: 1,
+        messageId: 'm',
+      },
+    ];
+    return {
+      batch: { cohortId: 'c', cohortName: 'C', inCohort: true, computedTime: 1, messageId: 'm' },
+      users: 2,
+      counts: { entered: 1, left: 0, updated: 0 },
+      get changes() {
+        reads.push('changes');
+        return built;
+      },
+    };
+  };
+  const workerWith = (apply: ReturnType<typeof lazyApplier>, onChanges?: () => Promise<void>) => {
+    const events = createReceiverEvents();
+    const applied: unknown[] = [];
+    events.on('applied', (event) => applied.push(event));
+    const handle = createWorker({
+      apply,
+      decode: createQueuedBodyDecoder(),
+      deadLetters: createMemoryDeadLetters({ maxPerKind: 10 }),
+      events,
+      logger: pino({ level: 'info' }, { write: () => {} }),
+      ...(onChanges && { onChanges }),
+    });
+    return { handle, applied };
+  };
+  const batch = queued(cohortBatch({ users: [{ userId: 'u1' }, { userId: 'u2' }] }));
+
+  it('never reads the changes without a sink, and reports its counts', async () => {
+    const reads: string[] = [];
+    const { handle, applied } = workerWith(lazyApplier(reads));
+    await handle(batch, { attempt: 1, acceptedAt: Date.now() });
+    expect(reads).toEqual([]);
+    expect(applied).toMatchObject([{ entered: 1, left: 0, updated: 0, unchanged: 1 }]);
+  });
+
+  it('hands the changes to the sinks when there are sinks', async () => {
+    const reads: string[] = [];
+    const sent: unknown[] = [];
+    const { handle } = workerWith(lazyApplier(reads), async (...args: unknown[]) => {
+      sent.push(args);
+    });
+    await handle(batch, { attempt: 1, acceptedAt: Date.now() });
+    expect(reads.length).toBeGreaterThan(0);
+    expect(sent).toMatchObject([[[{ userId: 'u1', kind: 'entered' }], 'm']]);
+  });
+});

@@ -43,6 +43,15 @@ export function toColumns(changes: readonly MembershipChange[]): ChangeColumns {
   return columns;
 }
 
+/** The changes counted by kind, restated ones left out, without building them. */
+export function countColumns(columns: ChangeColumns): Record<MembershipChange['kind'], number> {
+  const counts = { entered: 0, left: 0, updated: 0 };
+  columns.kinds.forEach((kind, index) => {
+    if (!columns.restated[index]) counts[kind] += 1;
+  });
+  return counts;
+}
+
 export function fromColumns(columns: ChangeColumns): MembershipChange[] {
   const properties = JSON.parse(columns.properties) as (Record<string, unknown> | null)[];
   return columns.userIds.map((userId, index) => {

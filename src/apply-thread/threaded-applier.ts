@@ -5,9 +5,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { oneTurnEach } from '../core/event-loop-turns.ts';
+import type { MembershipChange } from '../core/store/store.ts';
 import type { Applier } from '../core/worker.ts';
 import type { StoreRecipe } from '../runtime/extension.ts';
-import { fromColumns } from './change-columns.ts';
+import { countColumns, fromColumns } from './change-columns.ts';
 import { type AppliedColumns, fromPlainError, type ThreadCall, type ThreadReply } from './protocol.ts';
 
 export interface ThreadedApplierOptions {
@@ -106,7 +107,19 @@ export function createThreadedApplier(
     async apply(batch, { restate }) {
       const applied = await call({ method: 'apply', batch, restate });
       if (applied === undefined) throw new Error('the apply thread answered nothing');
-      return { batch: applied.batch, users: applied.users, changes: fromColumns(applied.changes) };
+      const columns = applied.changes;
+      let changes: MembershipChange[] | undefined;
+      return {
+        batch: applied.batch,
+        users: applied.users,
+        counts: countColumns(columns),
+        // Built only when read (by the sinks, or debug logs): a first sync's millions of changes
+        // would otherwise be made into objects on the event loop for nothing.
+        get changes() {
+          changes ??= fromColumns(columns);
+          return changes;
+        },
+      };
     },
     async close() {
       if (closed) return;

@@ -5,7 +5,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { LetterKind } from './dead-letters/dead-letters.ts';
-import type { MembershipChange } from './store/store.ts';
 
 /** One HTTP answer: what the request log line says. */
 export interface RequestAnswered {
@@ -52,7 +51,10 @@ export interface ChangeCounts {
   unchanged: number;
 }
 
-/** A batch the store committed, with its effective changes (restated ones count as unchanged). */
+/**
+ * A batch the store committed, and how many of its users changed (restated ones count as
+ * unchanged); the changes themselves go to the sinks.
+ */
 export interface BatchApplied extends ChangeCounts {
   messageId: string;
   cohortId: string;
@@ -63,7 +65,6 @@ export interface BatchApplied extends ChangeCounts {
   lagMs: number;
   /** Epoch ms. */
   appliedAt: number;
-  changes: readonly MembershipChange[];
 }
 
 /** What one sink did with the changes of one batch, retries included. */

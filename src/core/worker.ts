@@ -21,6 +21,11 @@ export interface AppliedBatch {
   batch: BatchEnvelope;
   users: number;
   changes: MembershipChange[];
+  /**
+   * The changes counted where they were made (restated ones left out): an applier that builds
+   * `changes` only when read gives these, so a worker with no sink never builds them.
+   */
+  counts?: Pick<ChangeCounts, 'entered' | 'left' | 'updated'>;
 }
 
 /**
@@ -62,8 +67,9 @@ export interface WorkerDeps {
   /** Delay before retry n (1-based). @default 100 ms doubling, at most 5 s */
   backoffMs?: (retry: number) => number;
   /**
-   * Called with the effective changes after each commit: where sinks plug in. The batch leaves the
-   * queue only once it resolves; if it rejects, the queue hands the batch over again (restated).
+   * Called with the effective changes after each commit: where sinks plug in (absent without
+   * sinks). The batch leaves the queue only once it resolves; if it rejects, the queue hands the
+   * batch over again (restated).
    */
   onChanges?: (changes: MembershipChange[], messageId: string) => Promise<void>;
   now?: () => number;
@@ -107,9 +113,9 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
         await sleep(backoffMs(attempt));
       }
     }
-    const { batch, users, changes } = applied;
+    const { batch, users } = applied;
     const lagMs = Math.max(0, now() - handOver.acceptedAt);
-    const counts = countChanges(users, changes);
+    const counts = countChanges(applied);
     log.info(
       {
         cohort_id: batch.cohortId,
@@ -121,7 +127,7 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
       'batch applied',
     );
     if (log.isLevelEnabled('debug'))
-      for (const change of changes) log.debug(changeFields(change), 'membership change');
+      for (const change of applied.changes) log.debug(changeFields(change), 'membership change');
     const { cohortId, cohortName, inCohort, messageId } = batch;
     events.emit('applied', {
       messageId,
@@ -132,18 +138,23 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
       ...counts,
       lagMs,
       appliedAt: now(),
-      changes,
     });
     // Outside the retry loop, and awaited: the queue keeps the batch until the sinks have its changes.
-    if (deps.onChanges && changes.length > 0) await deps.onChanges(changes, messageId);
+    if (deps.onChanges && applied.changes.length > 0) await deps.onChanges(applied.changes, messageId);
   };
 }
 
 /** Restated changes (a redelivery) changed nothing, so they count as unchanged. */
-function countChanges(users: number, changes: readonly MembershipChange[]): ChangeCounts {
-  const counts = { entered: 0, left: 0, updated: 0 };
-  for (const change of changes) if (!change.restated) counts[change.kind] += 1;
-  return { ...counts, unchanged: Math.max(0, users - counts.entered - counts.left - counts.updated) };
+function countChanges(applied: AppliedBatch): ChangeCounts {
+  const { users } = applied;
+  let { counts } = applied;
+  if (counts === undefined) {
+    const counted = { entered: 0, left: 0, updated: 0 };
+    for (const change of applied.changes) if (!change.restated) counted[change.kind] += 1;
+    counts = counted;
+  }
+  const { entered, left, updated } = counts;
+  return { entered, left, updated, unchanged: Math.max(0, users - entered - left - updated) };
 }
 
 async function setAside(queued: QueuedBatch, error: Error, attempts: number, deps: WorkerDeps, log: Logger) {

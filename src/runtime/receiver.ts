@@ -210,7 +210,10 @@ export async function startReceiver(
           events,
           logger,
           maxAttempts: config.APPLY_MAX_ATTEMPTS,
-          onChanges: (changes, messageId) => dispatcher.dispatch(changes, messageId),
+          // Without a sink, the changes are never built (an apply thread sends only their columns).
+          ...(sinks.length > 0 && {
+            onChanges: (changes, messageId) => dispatcher.dispatch(changes, messageId),
+          }),
         }),
       );
     }
