@@ -1,7 +1,7 @@
 /**
  * @module `npx tsx bench/acks-while-applying.ts`: ack latency while the receiver applies a backlog
  * (docs/performance.md#acks-while-applying). Per round and per APPLY_THREAD setting: a fresh
- * receiver (defaults: QUEUE=memory, STORE=sqlite, info logs, auth on) gets a backlog of 1,000-user
+ * receiver (defaults: QUEUE=sqlite, STORE=sqlite, info logs, auth on) gets a backlog of 1,000-user
  * bodies with random ids, then 100-user bodies paced at a fixed rate (open loop) while it applies;
  * then the bare server B gets the same paced load. Nothing is pinned: the apply thread needs the
  * second core, which the load generator shares. Prints one Markdown row per run.
@@ -19,7 +19,7 @@ import { parsePrometheusText } from './apply-watch.ts';
 import { percentile } from './latency.ts';
 import type { Endpoint, Measurement } from './measurement.ts';
 import { runPaced } from './pace.ts';
-import { createPayloadGenerator } from './payload-generator.ts';
+import { amplitudeBodies } from './payload-generator.ts';
 import { compiledReceiver, startReceiverProcess } from './receiver-process.ts';
 
 const { values } = parseArgs({
@@ -41,20 +41,8 @@ const token = randomBytes(16).toString('hex');
 const headers = { authorization: `Bearer ${token}` };
 const workDir = await mkdtemp(join(tmpdir(), 'cohort-acks-'));
 
-const generator = (users: number, seed: number) =>
-  createPayloadGenerator({
-    users,
-    properties: 3,
-    shape: 'default',
-    ids: 'uuid',
-    removeRatio: 0,
-    cohorts: 4,
-    duplicateRate: 0,
-    seed,
-  });
-
 const paced = (url: string, seed: number) => {
-  const bodies = generator(100, seed);
+  const bodies = amplitudeBodies(100, seed);
   const endpoint: Endpoint = { url, headers };
   return runPaced(endpoint, {
     connections: 4,
@@ -67,7 +55,7 @@ const paced = (url: string, seed: number) => {
 
 /** Posts `count` bodies over 4 connections, as Amplitude's senders do; resolves when all are acknowledged. */
 async function fillBacklog(url: string, count: number, seed: number) {
-  const bodies = generator(1000, seed);
+  const bodies = amplitudeBodies(1000, seed);
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: 4 });
   let sent = 0;

@@ -65,6 +65,24 @@ const placeholder = '0'.repeat(digits);
 /** Duplicates resend one of the last this-many bodies: recent enough to be inside any dedupe window. */
 const duplicateWindow = 1024;
 
+/**
+ * Bodies as Amplitude sends most of them: the default shape, `users` random-order ids with 3
+ * properties each, users entering one of 4 cohorts, no resends.
+ */
+export function amplitudeBodies(users: number, seed: number, extra: Partial<GeneratorOptions> = {}) {
+  return createPayloadGenerator({
+    users,
+    properties: 3,
+    shape: 'default',
+    ids: 'uuid',
+    removeRatio: 0,
+    cohorts: 4,
+    duplicateRate: 0,
+    seed,
+    ...extra,
+  });
+}
+
 /** Builds the templates now (this is the slow part: up to `templateBudgetBytes` of JSON). */
 export function createPayloadGenerator(options: GeneratorOptions): PayloadGenerator {
   checkOptions(options);

@@ -15,7 +15,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeRedisKeys } from './cleanup.ts';
-import { createPayloadGenerator } from './payload-generator.ts';
+import { amplitudeBodies } from './payload-generator.ts';
 import { compiledReceiver, type ReceiverProcess, startReceiverProcess } from './receiver-process.ts';
 import { requestsPerSecond, runWrk, splitBody, type WrkResult, wrkScript } from './wrk.ts';
 
@@ -116,16 +116,7 @@ try {
           )
         : undefined;
       try {
-        const generator = createPayloadGenerator({
-          users,
-          properties: 3,
-          shape: 'default',
-          removeRatio: 0,
-          cohorts: 4,
-          duplicateRate: 0,
-          seed: 1,
-          maxTemplates: 1,
-        });
+        const generator = amplitudeBodies(users, 1, { maxTemplates: 1 });
         const body = generator.next().body.toString('utf8');
         const { prefix, suffix } = splitBody(body);
         const prefixPath = join(workDir, `prefix-${users}`);

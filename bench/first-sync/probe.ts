@@ -7,7 +7,7 @@
 import { percentile } from '../latency.ts';
 import type { Endpoint } from '../measurement.ts';
 import { runPaced } from '../pace.ts';
-import { createPayloadGenerator } from '../payload-generator.ts';
+import { amplitudeBodies } from '../payload-generator.ts';
 
 export interface ProbeOptions {
   /** Bodies a second. */
@@ -28,20 +28,6 @@ export interface ProbeResult {
   max: number;
 }
 
-const bodiesFor = (options: ProbeOptions, seed: number) => {
-  const generator = createPayloadGenerator({
-    users: options.usersPerBody,
-    properties: 3,
-    shape: 'default',
-    ids: 'uuid',
-    removeRatio: 0,
-    cohorts: 4,
-    duplicateRate: 0,
-    seed,
-  });
-  return () => generator.next();
-};
-
 /** Paces bodies at `endpoint` until `done()` says stop (checked between chunks), then sums up. */
 export async function probeUntil(
   endpoint: Endpoint,
@@ -49,7 +35,8 @@ export async function probeUntil(
   done: () => boolean,
   seed: number,
 ): Promise<ProbeResult> {
-  const nextBody = bodiesFor(options, seed);
+  const bodies = amplitudeBodies(options.usersPerBody, seed);
+  const nextBody = () => bodies.next();
   const latencies: number[] = [];
   let non2xx = 0;
   let timeouts = 0;
