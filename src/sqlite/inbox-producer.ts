@@ -50,8 +50,11 @@ export interface SqliteProducer extends QueueProducer {
   removed(bytes: number): void;
 }
 
-/** How often the disk's free space is asked for: a statfs costs microseconds, a request need not pay it. */
-const FREE_SPACE_EVERY_MS = 1000;
+/**
+ * How often the bounds' figures are read again (the disk's free space, the bytes another process
+ * moved): a statfs or a sum costs microseconds to milliseconds, a request need not pay it.
+ */
+const READ_BOUNDS_EVERY_MS = 1000;
 
 /** Expects the tables (`createQueueTables`). */
 export function createSqliteProducer(db: Database, options: SqliteProducerOptions): SqliteProducer {
@@ -113,7 +116,7 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
   let bytesReadAt = now();
   const overBound = (bytes: number) => {
     if (waitingBytes === 0 || waitingBytes + bytes <= options.maxBytes) return false;
-    if (now() - bytesReadAt >= 1000) {
+    if (now() - bytesReadAt >= READ_BOUNDS_EVERY_MS) {
       waitingBytes = sumBytes.get() ?? 0;
       bytesReadAt = now();
     }
@@ -124,7 +127,7 @@ export function createSqliteProducer(db: Database, options: SqliteProducerOption
   let freeReadAt = Number.NEGATIVE_INFINITY;
   const diskShort = () => {
     if (options.directory === undefined) return false;
-    if (now() - freeReadAt >= FREE_SPACE_EVERY_MS) {
+    if (now() - freeReadAt >= READ_BOUNDS_EVERY_MS) {
       const { bavail, bsize } = statfsSync(options.directory);
       freeBytes = bavail * bsize;
       freeReadAt = now();
