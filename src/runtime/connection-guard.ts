@@ -1,13 +1,18 @@
 /**
  * @module Guards the Node HTTP server against slow and abusive clients: header, request and
- * keep-alive timeouts, a cap on open connections, and JSON answers (instead of Node's empty ones)
- * to the requests Node refuses before any route sees them.
+ * keep-alive timeouts, room kept for new connections (connection-room.ts), refused bodies dropped
+ * before the connection closes (lingering-close.ts), and JSON answers (instead of Node's empty
+ * ones) to the requests Node refuses before any route sees them.
  */
-import { type Server, type ServerOptions, STATUS_CODES } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { keepRoom, type RoomClose } from './connection-room.ts';
+import { lingerOnClose } from './lingering-close.ts';
 import { throttledWarning } from './logger.ts';
 import type { ClientErrorReason } from './metrics.ts';
+import { rawAnswer } from './raw-answer.ts';
 
 export interface ConnectionLimits {
   /** Time for a request's headers to arrive; a slow-loris client is cut off after it. @default 10_000 */
@@ -16,8 +21,28 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** How long an idle keep-alive connection is kept open between requests. @default 5_000 */
   keepAliveTimeoutMs: number;
-  /** Open connections beyond this are closed as soon as they are accepted. @default 1000 */
+  /** Open connections; beyond it a new one takes the place of an idle one, or is refused. @default 1000 */
   maxConnections: number;
+  /** Time a new connection has to send its first byte. @default 3_000 */
+  firstByteTimeoutMs: number;
+  /**
+   * Bytes of a body refused before it was read (413, 401) dropped after the answer, before the
+   * connection is cut. @default 4 × MAX_BODY_BYTES (lingerLimits)
+   */
+  lingerMaxBytes: number;
+  /** Time the client of such an answer may pause sending before the connection is cut. @default 5_000 */
+  lingerIdleTimeoutMs: number;
+}
+
+/**
+ * The bounds on dropping a refused body: a few times the largest body accepted, so a client that
+ * overshot the limit reads its 413 instead of a reset, and a pause of a few seconds, as nginx's
+ * lingering_timeout; REQUEST_TIMEOUT_MS bounds the whole request, as for any other.
+ */
+export function lingerLimits(
+  maxBodyBytes: number,
+): Pick<ConnectionLimits, 'lingerMaxBytes' | 'lingerIdleTimeoutMs'> {
+  return { lingerMaxBytes: 4 * maxBodyBytes, lingerIdleTimeoutMs: 5_000 };
 }
 
 /**
@@ -40,27 +65,70 @@ export function guardConnections(
   limits: ConnectionLimits,
   { logger, onClientError }: { logger: Logger; onClientError?: (reason: ClientErrorReason) => void },
 ): void {
-  server.maxConnections = limits.maxConnections;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  const warnRefused = throttledWarning(logger, 'connection refused: too many open connections');
-  const warnClosed = throttledWarning(logger, 'connection closed: client error');
-  server.on('drop', (dropped?: { remoteAddress?: string }) => {
-    onClientError?.('max_connections');
-    warnRefused({ remote: dropped?.remoteAddress, max_connections: limits.maxConnections });
+  const warnCut = throttledWarning(logger, 'connection cut off while dropping a refused body');
+  const lingering = lingerOnClose(
+    server,
+    { maxBytes: limits.lingerMaxBytes, idleTimeoutMs: limits.lingerIdleTimeoutMs },
+    ({ socket, cause, discardedBytes, lingeredMs }) => {
+      onClientError?.('discard_limit');
+      warnCut({
+        remote: socket.remoteAddress,
+        cause,
+        discarded_bytes: discardedBytes,
+        lingered_ms: lingeredMs,
+      });
+    },
+  );
+  const warnRoom = roomWarnings(logger, limits);
+  keepRoom(server, limits, {
+    lingering,
+    onClose: (closed) => {
+      onClientError?.(closed.reason);
+      warnRoom[closed.reason](closed);
+    },
   });
+  const warnClosed = throttledWarning(logger, 'connection closed: client error');
   server.on('clientError', function answerClientError(error: NodeJS.ErrnoException, socket: Duplex) {
+    // Already answered: the request timed out, or broke, while its refused body was being dropped.
+    if (
+      lingering.cut(socket as Socket, error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'time' : 'client_error')
+    ) {
+      return;
+    }
     const reason = reasonFor(error.code);
     onClientError?.(reason);
     // A reset socket cannot be answered; anything else gets a status and a JSON reason, like every
     // other answer, and the connection is closed: after a parse error the stream is out of sync.
     if (reason !== 'reset') warnClosed({ code: error.code, reason });
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (reason !== 'reset' && socket.writable && !inFlight?.headersSent) socket.write(rawResponse(reason));
+    if (reason !== 'reset' && socket.writable && !inFlight?.headersSent) {
+      socket.write(rawAnswer(statusFor[reason], { error: reason }));
+    }
     socket.destroy();
   });
 }
 
-type AnsweredReason = Exclude<ClientErrorReason, 'max_connections' | 'reset'>;
+/** One throttled warning per rule of connection-room.ts. */
+function roomWarnings(logger: Logger, limits: ConnectionLimits) {
+  const idle = throttledWarning(logger, 'connection closed: nothing sent within FIRST_BYTE_TIMEOUT_MS');
+  const evicted = throttledWarning(logger, 'connection closed to make room for a new one');
+  const refused = throttledWarning(logger, 'connection refused: too many open connections');
+  return {
+    idle_timeout: ({ socket }: RoomClose) =>
+      idle({ remote: socket.remoteAddress, first_byte_timeout_ms: limits.firstByteTimeoutMs }),
+    evicted: (closed: RoomClose) =>
+      evicted({
+        remote: closed.socket.remoteAddress,
+        state: closed.reason === 'evicted' ? closed.state : undefined,
+        max_connections: limits.maxConnections,
+      }),
+    max_connections: ({ socket }: RoomClose) =>
+      refused({ remote: socket.remoteAddress, max_connections: limits.maxConnections }),
+  };
+}
+
+type AnsweredReason = 'request_timeout' | 'headers_too_large' | 'bad_request';
 
 function reasonFor(code: string | undefined): AnsweredReason | 'reset' {
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'request_timeout';
@@ -70,17 +138,3 @@ function reasonFor(code: string | undefined): AnsweredReason | 'reset' {
 }
 
 const statusFor = { request_timeout: 408, headers_too_large: 431, bad_request: 400 } as const;
-
-/** A complete HTTP/1.1 response written straight to the socket: there is no response object here. */
-function rawResponse(reason: AnsweredReason): string {
-  const status = statusFor[reason];
-  const body = JSON.stringify({ error: reason });
-  return [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-    'Content-Type: application/json',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    '',
-    body,
-  ].join('\r\n');
-}

@@ -43,6 +43,8 @@ export function coreSchema(offered: { queues: [string, ...string[]]; stores: [st
     REQUEST_TIMEOUT_MS: integer(30_000, 1),
     KEEP_ALIVE_TIMEOUT_MS: integer(5_000, 1),
     MAX_CONNECTIONS: integer(1000, 1),
+    // A connection that sends nothing is closed sooner than HEADERS_TIMEOUT_MS: real clients send at once.
+    FIRST_BYTE_TIMEOUT_MS: integer(3_000, 1),
     APPLY_MAX_ATTEMPTS: integer(defaultApplyMaxAttempts, 1),
     SHUTDOWN_TIMEOUT_MS: integer(25_000, 0),
     QUARANTINE_MAX: integer(1000, 0),

@@ -64,6 +64,21 @@ describe('slow clients', () => {
     await receiver.waitForLog((line) => line.reason === 'incomplete_body');
   });
 
+  it('a refused body sent slowly: its 413, then cut at REQUEST_TIMEOUT_MS with nothing after the answer', async () => {
+    const connection = await openConnection(receiver.port);
+    connection.socket.write(post('', 64 * 1024 * 1024));
+    dribble(connection.socket, 'x'.repeat(10_000), 20);
+    await connection.closedWithin(bound);
+    const text = connection.received();
+    expect(firstResponse(text)).toEqual({
+      status: 413,
+      json: { error: 'payload_too_large', limit: 33554432 },
+    });
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    const metrics = await scrapeMetrics(receiver.url);
+    expect(metrics.get('cohort_receiver_client_errors_total{reason="discard_limit"}')).toBe(1);
+  });
+
   it('idles out keep-alive connections after KEEP_ALIVE_TIMEOUT_MS', async () => {
     const idle = await Promise.all(Array.from({ length: 20 }, () => openConnection(receiver.port)));
     for (const connection of idle) connection.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
@@ -147,18 +162,20 @@ describe('lying and malformed requests', () => {
 });
 
 describe('too many connections', () => {
-  it('refuses connections beyond MAX_CONNECTIONS at once, and serves again when they go', async () => {
-    const capped = await startTestReceiver({
-      MAX_CONNECTIONS: '8',
-      KEEP_ALIVE_TIMEOUT_MS: '60000',
-      SINKS: 'none',
-    });
+  it('refuses connections beyond MAX_CONNECTIONS when every one is busy, and serves again when they go', async () => {
+    const capped = await startTestReceiver({ MAX_CONNECTIONS: '8', SINKS: 'none' });
     try {
-      // Each holder finishes one request and idles on keep-alive: surely accepted and still open.
+      // Each holder is in the middle of a request, its body awaited (the 100 Continue says the
+      // server has it): busy, so it cannot give way as idle and silent ones do
+      // (idle-connections.test.ts).
       const holders = await Promise.all(Array.from({ length: 8 }, () => openConnection(capped.port)));
-      for (const holder of holders) holder.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
       for (const holder of holders) {
-        while (firstResponse(holder.received()) === undefined) await new Promise((r) => setTimeout(r, 5));
+        holder.socket.write(
+          'POST /webhook HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n',
+        );
+      }
+      for (const holder of holders) {
+        while (!holder.received().includes('100 Continue')) await new Promise((r) => setTimeout(r, 5));
       }
       const refused = await openConnection(capped.port);
       refused.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');

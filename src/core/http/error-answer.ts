@@ -16,6 +16,10 @@ export function errorAnswer({ logger }: { logger: Logger }): ErrorHandler<AppEnv
     if (line) line.reason ??= error.reason;
     const headers = error.headers();
     for (const name in headers) c.header(name, headers[name]);
+    // Answered before its body arrived (401, 413): the connection ends with this answer, once the
+    // server has dropped the rest of the body, bounded (runtime/lingering-close.ts).
+    const incoming = c.env?.incoming;
+    if (incoming && !incoming.complete) c.header('connection', 'close');
     return c.json(error.body(), error.status as ContentfulStatusCode);
   };
 }

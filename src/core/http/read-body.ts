@@ -30,7 +30,8 @@ export function readIncoming(incoming: IncomingMessage, limit: number): Promise<
       size += chunk.length;
       chunks.push(chunk);
       if (size <= limit) return;
-      // Stop reading, without destroying the socket: the 413 must still reach the client.
+      // Stop reading, without destroying the socket: the 413 goes out first, then the server drops
+      // the rest of the body, bounded, so the client reads it (runtime/lingering-close.ts).
       incoming.pause();
       settle(new PayloadTooLargeError(limit));
     };
