@@ -109,6 +109,19 @@ export class UnavailableError extends ReceiverError {
 }
 
 /**
+ * The store cannot be reached now (connection refused or lost, the server shutting down): a pause,
+ * not a refusal. Each store maps its own errors to it, so the worker waits for the store instead of
+ * spending a batch's attempts, and the read API answers 503 `backend_unavailable`.
+ */
+export class StoreUnavailableError extends UnavailableError {
+  override name = 'StoreUnavailableError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('backend_unavailable', 5, options);
+    this.message = message;
+  }
+}
+
+/**
  * The client closed, reset or timed out its connection before the body ended (400). Nobody reads
  * the answer; it is logged as a rejected request, never as our error.
  */

@@ -85,6 +85,10 @@ export interface ReceiverEventMap {
   /** One failed attempt to apply a batch; the worker retries until APPLY_MAX_ATTEMPTS. */
   applyFailed: [{ messageId: string; attempt: number; error: Error }];
   deadLettered: [{ kind: LetterKind; messageId: string | undefined }];
+  /** An apply found the store away (unreachable, restarting); the worker waits and tries again. */
+  storeUnavailable: [{ messageId: string; error: Error }];
+  /** The store went away (false) or answered again (true, with how long it was away). */
+  storeAvailability: [{ available: boolean; awayMs?: number }];
   /** One failed attempt to hand changes to a sink. */
   sinkAttemptFailed: [{ sink: string }];
   sinkOutcome: [SinkOutcome];

@@ -1,17 +1,21 @@
 /**
  * @module The worker: takes batches from the queue, applies them, retries with backoff, and sets
- * aside as a dead letter a batch the store keeps refusing; then hands the changes to the sinks.
+ * aside as a dead letter a batch the store keeps refusing; waits, spending no attempt, while the
+ * store is away; then hands the changes to the sinks.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CohortBatch } from './batch.ts';
 import { type DeadLetters, truncateBody } from './dead-letters/dead-letters.ts';
+import { StoreUnavailableError } from './errors.ts';
 import { oneTurnEach } from './event-loop-turns.ts';
 import type { ChangeCounts, ReceiverEvents } from './events.ts';
 import { type QueuedBodyDecoder, toDefaultShapeBody, UndecodableBodyError } from './payload/decode-body.ts';
+import { HandBackError } from './queue/hand-over.ts';
 import type { BatchHandler, QueuedBatch } from './queue/queue.ts';
 import { changeFields } from './sinks/log.ts';
 import type { MembershipChange, MembershipStore } from './store/store.ts';
+import { trackStoreOutage } from './store-outage.ts';
 
 /** A batch without its users: what the worker needs to know of an applied batch. */
 export type BatchEnvelope = Omit<CohortBatch, 'users'>;
@@ -30,7 +34,8 @@ export interface AppliedBatch {
 
 /**
  * Parses a queued batch and applies it to the store, atomically.
- * @throws UndecodableBodyError when the body no longer parses; anything else is a store failure.
+ * @throws UndecodableBodyError when the body no longer parses; StoreUnavailableError while the
+ * store cannot be reached; anything else is the store refusing the batch.
  */
 export type Applier = (batch: QueuedBatch, options: { restate: boolean }) => Promise<AppliedBatch>;
 
@@ -67,6 +72,16 @@ export interface WorkerDeps {
   /** Delay before retry n (1-based). @default 100 ms doubling, at most 5 s */
   backoffMs?: (retry: number) => number;
   /**
+   * Delay before trying again a store found away, the nth time in a row (1-based). Capped low, so
+   * applying resumes within a second of the store's return. @default 100 ms doubling, at most 1 s
+   */
+  awayBackoffMs?: (retry: number) => number;
+  /**
+   * Aborted when the process stops: a batch waiting for a store that is away stops waiting and goes
+   * back to the queue unfinished, to be applied later (by the next process, for a durable queue).
+   */
+  stopWaiting?: AbortSignal;
+  /**
    * Called with the effective changes after each commit: where sinks plug in (absent without
    * sinks). The batch leaves the queue only once it resolves; if it rejects, the queue hands the
    * batch over again (restated).
@@ -79,13 +94,27 @@ export interface WorkerDeps {
 export const defaultApplyMaxAttempts = 5;
 
 const defaultBackoff = (retry: number) => Math.min(5000, 100 * 2 ** (retry - 1));
+const defaultAwayBackoff = (retry: number) => Math.min(1000, 100 * 2 ** (retry - 1));
 
 /** Returns the handler to give to `queue.consume`. It resolves once the batch is applied or set aside. */
 export function createWorker(deps: WorkerDeps): BatchHandler {
   const { events, logger } = deps;
   const maxAttempts = deps.maxAttempts ?? defaultApplyMaxAttempts;
   const backoffMs = deps.backoffMs ?? defaultBackoff;
+  const awayBackoffMs = deps.awayBackoffMs ?? defaultAwayBackoff;
   const now = deps.now ?? Date.now;
+  const outage = trackStoreOutage(events, logger, now);
+
+  /** Waits before trying a store found away again; when the process stops, gives the batch back. */
+  const waitForStore = async (retry: number, error: StoreUnavailableError) => {
+    const stopping = new HandBackError('the process is stopping while the store is away', { cause: error });
+    if (deps.stopWaiting?.aborted) throw stopping;
+    try {
+      await sleep(awayBackoffMs(retry), undefined, { signal: deps.stopWaiting });
+    } catch {
+      throw stopping;
+    }
+  };
 
   return async function applyFromQueue(queued, handOver) {
     const log = logger.child({ message_id: queued.messageId });
@@ -99,20 +128,33 @@ export function createWorker(deps: WorkerDeps): BatchHandler {
       return setAside(queued, crashLoop, handOver.attempt - 1, deps, log);
     }
     let applied: AppliedBatch | undefined;
-    for (let attempt = 1; applied === undefined; attempt += 1) {
+    let attempt = 1;
+    let awayRetries = 0;
+    for (let tries = 1; applied === undefined; tries += 1) {
       try {
         // Handed over again (after a crash) or retried (a failed commit may still have landed): an
         // earlier apply may have committed before its changes reached the sinks, so the store
         // restates what this batch's users hold. Sinks get every change at least once.
-        applied = await deps.apply(queued, { restate: handOver.attempt > 1 || attempt > 1 });
+        applied = await deps.apply(queued, { restate: handOver.attempt > 1 || tries > 1 });
       } catch (error) {
         if (error instanceof UndecodableBodyError) return quarantine(queued, error, deps);
+        if (error instanceof StoreUnavailableError) {
+          // Not the batch's fault: no attempt spent, so an outage of any length sets nothing aside.
+          outage.away(queued.messageId, error);
+          awayRetries += 1;
+          await waitForStore(awayRetries, error);
+          continue;
+        }
+        outage.answered();
+        awayRetries = 0;
         events.emit('applyFailed', { messageId: queued.messageId, attempt, error: error as Error });
         if (attempt >= maxAttempts) return setAside(queued, error as Error, attempt, deps, log);
         log.warn({ err: error, attempt }, 'apply failed, will retry');
         await sleep(backoffMs(attempt));
+        attempt += 1;
       }
     }
+    outage.answered();
     const { batch, users } = applied;
     const lagMs = Math.max(0, now() - handOver.acceptedAt);
     const counts = countChanges(applied);

@@ -38,10 +38,15 @@ export async function inTransaction<T>(
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has none of the pool's listeners: the server going away (a restart) emits
+  // 'error' on it, unheard, which would crash the process or the apply thread. The statement fails anyway.
+  const ignoreError = () => {};
+  client.on('error', ignoreError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
+    client.off('error', ignoreError);
     client.release();
     return result;
   } catch (error) {
@@ -50,6 +55,7 @@ export async function inTransaction<T>(
       () => false,
     );
     // A connection that cannot even roll back is broken: destroy it rather than reuse it.
+    client.off('error', ignoreError);
     client.release(!rolledBack);
     throw error;
   }

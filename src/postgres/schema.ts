@@ -13,9 +13,10 @@ import { inTransaction } from './pool.ts';
  */
 export function schemaNameFor(keyPrefix: string): string {
   const schema = keyPrefix.replaceAll('-', '_');
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+  // Postgres keeps names starting with `pg_` for itself: CREATE SCHEMA would refuse every batch.
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema.startsWith('pg_')) {
     throw new RangeError(
-      `Expected \`keyPrefix\` to map to a Postgres schema name (lowercase letters, digits, "_" or "-", at most 63), got \`${keyPrefix}\``,
+      `Expected \`keyPrefix\` to map to a Postgres schema name (lowercase letters, digits, "_" or "-", at most 63, not starting with "pg-" or "pg_"), got \`${keyPrefix}\``,
     );
   }
   return schema;

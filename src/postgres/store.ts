@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import type { CohortBatch, CohortUser } from '../core/batch.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
 import { type MemberRow, membersPage, pageRead } from '../core/store/members-page.ts';
 import { outcomeChange, toPropertiesJson } from '../core/store/register.ts';
 import type { CohortSummary, MembershipChange, MembershipStore, UserCohort } from '../core/store/store.ts';
@@ -13,6 +14,7 @@ import { redactUrl } from '../runtime/redact-url.ts';
 import { inTransaction, openPostgresPool } from './pool.ts';
 import { migrate, schemaNameFor } from './schema.ts';
 import { type CohortRow, type OutcomeRow, postgresStatements, type UserCohortRow } from './statements.ts';
+import { isPostgresAway } from './unavailable.ts';
 
 export interface PostgresStoreOptions {
   /** A `postgres://` URL. */
@@ -34,7 +36,8 @@ export interface PostgresStoreOptions {
 /**
  * Creates the store and, in the background, its schema. Every operation first makes sure the schema
  * exists (retrying the migration after a failure), so the store can be created while Postgres is
- * down and starts working once it answers. Failures reject with an error naming the server.
+ * down and starts working once it answers. Failures reject with an error naming the server: a
+ * StoreUnavailableError while the server is away (down, restarting, unreachable).
  */
 export function createPostgresStore(options: PostgresStoreOptions): MembershipStore {
   const {
@@ -70,9 +73,9 @@ export function createPostgresStore(options: PostgresStoreOptions): MembershipSt
       await ensureSchema();
       return await work();
     } catch (error) {
-      throw new Error(`Postgres store at ${server} could not ${what}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const message = `Postgres store at ${server} could not ${what}: ${(error as Error).message}`;
+      if (isPostgresAway(error)) throw new StoreUnavailableError(message, { cause: error });
+      throw new Error(message, { cause: error });
     }
   };
 

@@ -78,6 +78,28 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<b
   });
 }
 
+/** Replies and client errors of a Redis that is away: restarting, loading its data, or not there. */
+const awayMessages = [
+  /^Connection is closed/,
+  /^Stream isn't writeable/,
+  /^LOADING /,
+  /^MASTERDOWN /,
+  /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b/,
+  /connect (ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)/,
+];
+
+/**
+ * True when a command's failure says Redis is away (the connection is down, or the server is
+ * loading or restarting), not that it refused the command. A command that timed out on a live
+ * connection is the command's own failure: a script that slow would fail the same way again.
+ */
+export function isRedisAway(error: unknown, redis: Redis): boolean {
+  if (redis.status !== 'ready') return true;
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  return awayMessages.some((message) => message.test(error.message));
+}
+
 function commonOptions(options: RedisConnectionOptions) {
   return {
     retryStrategy,

@@ -5,11 +5,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { CohortBatch } from '../core/batch.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
 import { type MemberRow, membersPage, pageRead } from '../core/store/members-page.ts';
 import { outcomeChange, type Register, toPropertiesJson } from '../core/store/register.ts';
 import type { CohortSummary, MembershipChange, MembershipStore, UserCohort } from '../core/store/store.ts';
 import { redactUrl } from '../runtime/redact-url.ts';
-import { connectRedis } from './connection.ts';
+import { connectRedis, isRedisAway } from './connection.ts';
 import { applyBatchScript, writeOutcomeOf } from './lua/apply-batch.ts';
 import { listCohortsScript } from './lua/list-cohorts.ts';
 import { listMembersScript } from './lua/list-members.ts';
@@ -32,9 +33,9 @@ export interface RedisStoreOptions {
 type ApplyResult = [outcomes: string, ...staleRegisters: string[]];
 
 /**
- * Creates the store and starts connecting. Operations fail fast with an error naming the server
- * while Redis is unreachable (no offline queue: the worker retries, /readyz reports it), and work
- * again once the client has reconnected by itself. `close()` ends the connection.
+ * Creates the store and starts connecting. Operations fail fast with a StoreUnavailableError naming
+ * the server while Redis is unreachable (no offline queue: the worker waits and retries, /readyz
+ * reports it), and work again once the client has reconnected by itself. `close()` ends the connection.
  */
 export function createRedisStore(options: RedisStoreOptions): MembershipStore {
   const {
@@ -66,7 +67,9 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
       return await command();
     } catch (error) {
       const cause = lastConnectionError && redis.status !== 'ready' ? lastConnectionError : (error as Error);
-      throw new Error(`Redis store at ${server} could not ${what}: ${cause.message}`, { cause: error });
+      const message = `Redis store at ${server} could not ${what}: ${cause.message}`;
+      if (isRedisAway(error, redis)) throw new StoreUnavailableError(message, { cause: error });
+      throw new Error(message, { cause: error });
     }
   };
 

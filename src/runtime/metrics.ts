@@ -8,13 +8,16 @@ import { unavailableReasons } from '../core/errors.ts';
 import type { ReceiverEvents } from '../core/events.ts';
 import type { QueueStats } from '../core/queue/queue.ts';
 
-/** Why a connection was refused or cut before a route answered; the label of the metric. */
+/** Why the server itself, not a route, refused or cut a connection; the label of the metric. */
 export const clientErrorReasons = [
   'request_timeout',
   'headers_too_large',
   'bad_request',
   'max_connections',
   'reset',
+  'idle_timeout',
+  'evicted',
+  'discard_limit',
 ] as const;
 export type ClientErrorReason = (typeof clientErrorReasons)[number];
 
@@ -78,6 +81,15 @@ export function createMetrics(options: MetricsOptions) {
       'apply_errors_total',
       'Failed attempts to apply a batch to the store (each retry counts)',
     ),
+    storeUnavailableRetries: counter(
+      'store_unavailable_retries_total',
+      'Applies that found the store away (unreachable, restarting) and will be tried again; no attempt is spent',
+    ),
+    storeAvailable: new Gauge({
+      name: `${prefix}store_available`,
+      help: 'Whether the store answered the last apply (1) or was away (0): while 0, applying waits and batches stay queued',
+      ...on,
+    }),
     deadLetters: counter(
       'dead_letters_total',
       'Bodies set aside: rejected (quarantined 400/422 bodies), failed (batches that never applied) or sink (changes a sink refused)',
@@ -85,7 +97,7 @@ export function createMetrics(options: MetricsOptions) {
     ),
     clientErrors: counter(
       'client_errors_total',
-      'Connections refused or cut before a route answered, by reason (request_timeout, headers_too_large, bad_request, max_connections, reset)',
+      'Connections refused or cut by the server rather than a route, by reason (request_timeout, headers_too_large, bad_request, max_connections, reset, idle_timeout, evicted, discard_limit)',
       ['reason'],
     ),
     sinkChanges: counter(
@@ -99,6 +111,8 @@ export function createMetrics(options: MetricsOptions) {
       ['sink'],
     ),
   };
+  // Taken as answering until an apply finds it away.
+  metrics.storeAvailable.set(1);
   queueGauges(registry, options.queueStats);
   zeroEveryLabel(metrics, options.sinks ?? []);
   countEvents(metrics, options.events);
@@ -122,6 +136,8 @@ function countEvents(metrics: Metrics, events: ReceiverEvents): void {
     metrics.changes.inc({ kind: 'updated' }, updated);
   });
   events.on('applyFailed', () => metrics.applyErrors.inc());
+  events.on('storeUnavailable', () => metrics.storeUnavailableRetries.inc());
+  events.on('storeAvailability', ({ available }) => metrics.storeAvailable.set(available ? 1 : 0));
   events.on('deadLettered', ({ kind }) => metrics.deadLetters.inc({ kind }));
   events.on('sinkAttemptFailed', ({ sink }) => metrics.sinkFailedAttempts.inc({ sink }));
   events.on('sinkOutcome', ({ sink, delivered, failed }) => {

@@ -3,8 +3,10 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
+import { StoreUnavailableError } from '../../src/core/errors.ts';
 import { createReceiverEvents } from '../../src/core/events.ts';
 import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
+import { HandBackError } from '../../src/core/queue/hand-over.ts';
 import type { MembershipStore } from '../../src/core/store/store.ts';
 import { createWorker, storeApplier } from '../../src/core/worker.ts';
 import { schemaNameFor } from '../../src/postgres/schema.ts';
@@ -98,6 +100,8 @@ await describeWithService('postgres', 'Postgres store', () => {
 
   it('refuses a KEY_PREFIX that cannot name a schema', () => {
     expect(() => schemaNameFor(`a${'b'.repeat(63)}`)).toThrow(RangeError);
+    // Reserved by Postgres: CREATE SCHEMA pg_… fails, so every batch would.
+    expect(() => schemaNameFor('pg-tenant')).toThrow(RangeError);
     expect(schemaNameFor('cohort-receiver')).toBe('cohort_receiver');
   });
 
@@ -138,28 +142,84 @@ await describeWithService('postgres', 'Postgres store', () => {
     await expect(store.userCohorts('u1')).rejects.toThrow(/could not list the cohorts of a user/);
   });
 
-  it('sets a batch aside as a dead letter after the attempts when Postgres is unreachable', async () => {
+  it('fails with a StoreUnavailableError while Postgres is unreachable, and a plain Error when it refuses', async () => {
+    const away = open(randomPrefix(), closedPortUrl);
+    await expect(away.applyBatch(cohortBatch())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(away.listCohorts()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // Reachable, but the batch cannot be stored: a refusal, which becomes a dead letter in the end.
+    const refused = await open()
+      .applyBatch(cohortBatch({ users: usersOf('nul\u0000') }))
+      .catch((error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(refused).not.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('waits while Postgres is unreachable, spending no attempt, and sets nothing aside', async () => {
     const deadLetters = createMemoryDeadLetters({ maxPerKind: 10 });
     const decode = createQueuedBodyDecoder();
+    const events = createReceiverEvents();
+    let retries = 0;
+    const stop = new AbortController();
+    events.on('storeUnavailable', () => {
+      retries += 1;
+      // Far more retries than attempts allowed, then a shutdown: the batch goes back to its queue.
+      if (retries === 10) stop.abort();
+    });
     const applyFromQueue = createWorker({
       apply: storeApplier(open(randomPrefix(), closedPortUrl), decode),
       decode,
       deadLetters,
-      events: createReceiverEvents(),
+      events,
       logger: pino({ level: 'silent' }),
       maxAttempts: 3,
       backoffMs: () => 1,
+      awayBackoffMs: () => 1,
+      stopWaiting: stop.signal,
     });
-    const batch = cohortBatch({ messageId: 'm-never-applied' });
-    await applyFromQueue(queued(batch), { attempt: 1, acceptedAt: Date.now() });
+    const batch = cohortBatch({ messageId: 'm-waits' });
+    await expect(
+      applyFromQueue(queued(batch), { attempt: 1, acceptedAt: Date.now() }),
+    ).rejects.toBeInstanceOf(HandBackError);
+    expect(retries).toBe(10);
+    expect(await deadLetters.list({ kind: 'failed' })).toEqual([]);
+  });
 
-    const letters = await deadLetters.list({ kind: 'failed' });
-    expect(letters).toHaveLength(1);
-    expect(letters[0]?.messageId).toBe('m-never-applied');
-    expect(letters[0]?.reason).toMatch(
-      /Postgres store at .* could not apply a batch: .*ECONNREFUSED.*after 3 attempts/,
-    );
-    expect(decode(letters[0]?.body ?? '', 0)).toEqual(batch);
+  it('survives the server ending its connection in the middle of a transaction (a restart)', async () => {
+    const keyPrefix = randomPrefix();
+    const store = open(keyPrefix);
+    await store.applyBatch(cohortBatch());
+    // Hold the cohort's row, so the next apply waits inside its transaction with its connection checked out.
+    const holder = await admin.connect();
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT * FROM "${schemaNameFor(keyPrefix)}".cohorts FOR UPDATE`);
+      const applying = store.applyBatch(cohortBatch({ computedTime: 200 })).catch((error) => error);
+      await expect
+        .poll(async () => {
+          const { rows } = await admin.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [`${keyPrefix}:store`],
+          );
+          return rows.length;
+        })
+        .toBe(1);
+      // What a fast shutdown does to every session: 57P01, then the connection closes.
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [`${keyPrefix}:store`],
+      );
+      expect(await applying).toBeInstanceOf(StoreUnavailableError);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect(await store.applyBatch(cohortBatch({ computedTime: 300, users: usersOf('u3') }))).toHaveLength(1);
   });
 
   it('keeps its state across dropped connections and across closing and reopening', async () => {

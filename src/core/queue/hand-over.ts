@@ -5,6 +5,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchHandler, QueuedBatch } from './queue.ts';
 
+/**
+ * Thrown by a handler that gives a batch back unfinished (a shutdown while the store is away): the
+ * queue keeps it where it is, to hand over again, at the latest at the next start.
+ */
+export class HandBackError extends Error {
+  override name = 'HandBackError';
+}
+
 /** A batch waiting in a queue. */
 export interface WaitingBatch extends QueuedBatch {
   /** When the batch was accepted, epoch ms. */
@@ -20,6 +28,8 @@ export interface HandOverRules<Entry extends WaitingBatch> {
   isClosed(): boolean;
   /** Runs first in every attempt (to count it where a crash cannot lose the count); throwing fails the attempt. */
   beforeAttempt?(entry: Entry, attempt: number): unknown;
+  /** Runs when the handler gives the batch back unfinished (HandBackError): to undo that count. */
+  onHandBack?(entry: Entry, attempt: number): unknown;
 }
 
 /**
@@ -36,9 +46,13 @@ export async function handOverUntilDone<Entry extends WaitingBatch>(
       await rules.beforeAttempt?.(entry, attempt);
       await rules.handler({ messageId, users, body, receivedAt }, { attempt, acceptedAt });
       return true;
-    } catch {
+    } catch (error) {
       // The handler owns apply retries and dead letters; this is "even that failed" (the dead
       // letters are down, the disk is full): try again rather than drop an acknowledged batch.
+      if (error instanceof HandBackError) {
+        await rules.onHandBack?.(entry, attempt);
+        return false;
+      }
       if (rules.isClosed()) return false;
       await sleep(rules.redeliveryDelayMs);
     }
