@@ -21,7 +21,7 @@ const settings = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
-  // QUEUE=redis: how long a batch may sit unacknowledged with a worker before another claims it.
+  // QUEUE=redis: how long a batch may go without its worker's heartbeat before another claims it.
   REDIS_CLAIM_IDLE_MS: integer(defaultClaimIdleMs, 100),
 });
 

@@ -36,6 +36,10 @@ const forgetConsumersIdleMs = 60 * 60 * 1000;
 
 export function createRedisConsumer(options: RedisConsumerOptions): QueueConsumer {
   const { redis, keys, claimIdleMs, now } = options;
+  // Five heartbeats must fail in a row before a live consumer's entry looks dead; a dead one's
+  // entries are claimed within a fifth of the idle time after they became claimable.
+  const heartbeatMs = Math.max(50, claimIdleMs / 5);
+  const claimCheckMs = Math.max(50, claimIdleMs / 5);
   const consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   let rules: HandOverRules<StreamEntry> | undefined;
@@ -49,45 +53,32 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
   /** Set at every (re)connection: look at this consumer's own pending entries before new ones. */
   let readOwnPendingFirst = true;
 
-  /** The loop: claim what dead consumers left (oldest first, one at a time), else read entries. */
+  /** Read from the group and not yet handed over, in order. */
+  const queued: StreamEntry[] = [];
+  let nextClaimAt = 0;
+
+  /**
+   * The loop, one entry at a time: first what a dead consumer left (checked between entries, so a
+   * takeover does not wait for a whole read to be applied), then what this consumer read.
+   */
   const readLoop = async (reader: Redis) => {
     let groupReady = false;
-    let claimCursor = '0-0';
-    let nextClaimAt = 0;
     let nextForgetAt = 0;
     let failing = false;
-    while (!closed && reading) {
+    while (!closed && (reading || queued.length > 0)) {
       try {
         if (!groupReady) groupReady = await createGroup(reader);
-        let entries: StreamEntry[] = [];
-        if (now() >= nextClaimAt) {
-          // One at a time: a batch that crashes its worker is then the only one whose delivery
-          // count climbs, so only it ends up a dead letter.
-          const claimed = await claimStale(reader, claimCursor);
-          claimCursor = claimed.cursor;
-          entries = claimed.entries;
-          if (entries.length === 0 && claimCursor === '0-0')
-            nextClaimAt = now() + Math.max(100, claimIdleMs / 2);
-        }
-        if (now() >= nextForgetAt) {
-          nextForgetAt = now() + forgetConsumersIdleMs / 4;
-          await forgetGoneConsumers(reader);
-        }
-        if (entries.length === 0 && readOwnPendingFirst) {
-          entries = await readOwnPending(reader);
-          if (entries.length === 0) readOwnPendingFirst = false;
-        }
-        if (entries.length === 0) entries = await readGroup(reader, '>');
-        failing = false;
-        for (const entry of entries) inHand.add(entry.id);
-        for (const entry of entries) {
-          if (closed) break;
-          try {
-            await deliver(reader, entry);
-          } finally {
-            inHand.delete(entry.id);
+        let entry = reading && now() >= nextClaimAt ? await claimStale(reader) : undefined;
+        if (entry === undefined) {
+          if (reading && now() >= nextForgetAt) {
+            nextForgetAt = now() + forgetConsumersIdleMs / 4;
+            await forgetGoneConsumers(reader);
           }
+          if (queued.length === 0 && reading) queued.push(...(await readEntries(reader)));
+          entry = queued.shift();
         }
+        failing = false;
+        if (entry !== undefined) await deliverHeld(reader, entry);
       } catch (error) {
         if (closed) break;
         if (String((error as Error).message).startsWith('NOGROUP')) groupReady = false;
@@ -98,6 +89,51 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
     }
   };
 
+  /** Entries this consumer still owns from before a reconnection first, else new ones. */
+  const readEntries = async (reader: Redis) => {
+    let entries: StreamEntry[] = [];
+    if (readOwnPendingFirst) {
+      entries = await readOwnPending(reader);
+      if (entries.length === 0) readOwnPendingFirst = false;
+    }
+    if (entries.length === 0) entries = await readGroup(reader, '>');
+    for (const entry of entries) inHand.add(entry.id);
+    return entries;
+  };
+
+  const deliverHeld = async (reader: Redis, entry: StreamEntry) => {
+    try {
+      await deliver(reader, entry);
+    } finally {
+      inHand.delete(entry.id);
+    }
+  };
+
+  let claimCursor = '0-0';
+  /**
+   * One entry a dead consumer left, if any. One at a time: a batch that crashes its worker is then
+   * the only one whose delivery count climbs, so only it ends up a dead letter.
+   */
+  const claimStale = async (reader: Redis): Promise<StreamEntry | undefined> => {
+    const reply = (await runScript(reader, claimStaleBatch, [
+      keys.stream,
+      keys.group,
+      consumer,
+      claimIdleMs,
+      claimCursor,
+      1,
+    ])) as [string, ...[string, string[], number][]];
+    const [next, ...claimed] = reply;
+    claimCursor = next;
+    if (claimed.length === 0 && claimCursor === '0-0') nextClaimAt = now() + claimCheckMs;
+    // This consumer's own entry, idle since Redis was away: it is in `queued` already.
+    const fresh = claimed.filter(([id]) => !inHand.has(id));
+    const [id, fields, deliveries] = fresh[0] ?? [];
+    if (id === undefined || fields === undefined || deliveries === undefined) return undefined;
+    inHand.add(id);
+    return toEntry(id, fields, deliveries);
+  };
+
   const createGroup = async (reader: Redis) => {
     try {
       // From the stream's start: entries a receiver added before any worker existed are delivered too.
@@ -106,22 +142,6 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
       if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error;
     }
     return true;
-  };
-
-  const claimStale = async (reader: Redis, cursor: string) => {
-    const reply = (await runScript(reader, claimStaleBatch, [
-      keys.stream,
-      keys.group,
-      consumer,
-      claimIdleMs,
-      cursor,
-      1,
-    ])) as [string, ...[string, string[], number][]];
-    const [next, ...claimed] = reply;
-    return {
-      cursor: next,
-      entries: claimed.map(([id, fields, deliveries]) => toEntry(id, fields, deliveries)),
-    };
   };
 
   /**
@@ -195,6 +215,21 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
     await blocking.xclaim(keys.stream, keys.group, consumer, 0, entry.id, 'RETRYCOUNT', attempt, 'JUSTID');
   };
 
+  /** A batch given back unfinished (a stop while the store is away) was not a failed delivery. */
+  const giveBackCount = async (entry: StreamEntry, attempt: number) => {
+    if (blocking === undefined) return;
+    await blocking.xclaim(
+      keys.stream,
+      keys.group,
+      consumer,
+      0,
+      entry.id,
+      'RETRYCOUNT',
+      attempt - 1,
+      'JUSTID',
+    );
+  };
+
   const keepClaimed = () => {
     if (inHand.size === 0) return;
     runScript(redis, keepBatchesClaimed, [keys.stream, keys.group, consumer, ...inHand]).catch(() => {
@@ -209,14 +244,19 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
         redeliveryDelayMs: options.redeliveryDelayMs,
         isClosed: () => closed,
         beforeAttempt: countRedelivery,
+        onHandBack: giveBackCount,
       };
       if (blocking) return;
       const reader = connectBlockingRedis(redis);
       blocking = reader;
       reader.on('ready', () => {
         readOwnPendingFirst = true;
+        // Redis was away (or this is the start): every pending entry looks idle now, a live
+        // consumer's too. Give them one idle time to heartbeat before claiming anything.
+        nextClaimAt = now() + claimIdleMs;
       });
-      heartbeat = setInterval(keepClaimed, Math.max(50, claimIdleMs / 3));
+      redis.on('ready', keepClaimed);
+      heartbeat = setInterval(keepClaimed, heartbeatMs);
       heartbeat.unref();
       running = true;
       void readLoop(reader).finally(() => {
@@ -232,6 +272,7 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
       reading = false;
       closed = true;
       clearInterval(heartbeat);
+      redis.off('ready', keepClaimed);
       blocking?.disconnect();
     },
   };

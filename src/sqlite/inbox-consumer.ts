@@ -51,10 +51,15 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
   const selectHeadIds = db.prepare<[number], number>(SELECT_HEAD_IDS).pluck();
   const selectRow = db.prepare<[number], InboxRow>(SELECT_ROW);
   const countAttempt = db.prepare<[number]>('UPDATE queue_inbox SET attempts = attempts + 1 WHERE id = ?');
+  const giveBackAttempt = db.prepare<[number]>(
+    'UPDATE queue_inbox SET attempts = attempts - 1 WHERE id = ? AND attempts > 0',
+  );
   const deleteEntry = db.prepare<[number]>('DELETE FROM queue_inbox WHERE id = ?');
 
   const maxUsers = options.inFlightUsers ?? Number.POSITIVE_INFINITY;
   let usersInHand = 0;
+  /** Set while a row that was in hand when a process died is handed over, alone. */
+  let alone = false;
   let rules: HandOverRules<InboxEntry> | undefined;
   let reading = true;
   let closed = false;
@@ -88,6 +93,9 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
     try {
       // biome-ignore lint/style/noNonNullAssertion: the loop only runs once start() set them.
       if (!(await handOverUntilDone(toEntry(row), rules!))) return;
+      // Done after the queue closed (a shutdown's deadline): the row stays, as the shutdown counted
+      // it, and the next start hands it over again, which changes nothing in the store.
+      if (closed) return;
       deleteEntry.run(row.id);
       options.onRemoved(row.bytes);
     } catch {
@@ -96,13 +104,18 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
     } finally {
       inHand.delete(row.id);
       usersInHand -= row.users;
+      alone = false;
       endWait?.();
     }
   };
 
-  const hasRoom = (rows: number, users: number) => rows < options.inFlight && users < maxUsers;
+  const hasRoom = (rows: number, users: number) => !alone && rows < options.inFlight && users < maxUsers;
 
-  /** The oldest rows not in hand, as many as there is room for. */
+  /**
+   * The oldest rows not in hand, as many as there is room for. A row handed over before and never
+   * done was in hand when a process died: it goes alone, once nothing else is in hand, so a crash
+   * counts against the row that may have caused it, not against the hundreds in hand beside it.
+   */
   const nextRows = (): InboxRow[] => {
     const rows: InboxRow[] = [];
     let users = usersInHand;
@@ -112,6 +125,13 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
         if (rows.length === rowsPerTurn || !hasRoom(inHand.size + rows.length, users)) break;
         const row = selectRow.get(id);
         if (row === undefined) continue;
+        if (row.attempts > 0) {
+          if (inHand.size === 0 && rows.length === 0) {
+            alone = true;
+            rows.push(row);
+          }
+          break;
+        }
         rows.push(row);
         users += row.users;
       }
@@ -146,6 +166,8 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
         isClosed: () => closed,
         // Counted before each attempt, in the file: a crash during it still counts.
         beforeAttempt: (entry) => countAttempt.run(entry.id),
+        // Given back unfinished (a shutdown while the store is away): not an attempt that failed.
+        onHandBack: (entry) => giveBackAttempt.run(entry.id),
       };
       if (started) return;
       running = true;

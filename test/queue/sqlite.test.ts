@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryDeadLetters } from '../../src/core/dead-letters/memory.ts';
 import { type BatchApplied, createReceiverEvents } from '../../src/core/events.ts';
 import { createQueuedBodyDecoder } from '../../src/core/payload/decode-body.ts';
+import { HandBackError } from '../../src/core/queue/hand-over.ts';
 import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts';
 import { createMemoryStore } from '../../src/core/store/memory.ts';
 import type { MembershipStore } from '../../src/core/store/store.ts';
@@ -169,6 +170,69 @@ describe('sqlite queue', () => {
     });
     expect(await queue.drain(5000)).toBe(true);
     expect(handOvers.map((handOver) => handOver.attempt)).toEqual([2]);
+  });
+
+  it('hands the rows in hand at a kill over alone after it, so repeated kills do not set a backlog aside', async () => {
+    const batches = Array.from({ length: 6 }, () => testBatch());
+    const first = openQueue({ inFlight: 10 });
+    for (const batch of batches) await first.queue.accept(batch);
+    const killedWith = new Set<string>();
+    first.queue.consume((batch) => {
+      killedWith.add(batch.messageId);
+      return never();
+    });
+    await waitFor(() => killedWith.size === 6);
+    crash(first.db);
+
+    // Four more kills in a row, each with the head row in hand: only that row's count grows.
+    for (let kill = 0; kill < 4; kill += 1) {
+      const next = openQueue({ inFlight: 10 });
+      const inHand: string[] = [];
+      next.queue.consume((batch) => {
+        inHand.push(batch.messageId);
+        return never();
+      });
+      await waitFor(() => inHand.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(inHand).toEqual([batches[0]?.messageId]);
+      crash(next.db);
+    }
+
+    const { queue } = openQueue({ inFlight: 10 });
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const attempts = new Map<string, number>();
+    queue.consume(async (batch, handOver) => {
+      concurrent += 1;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      attempts.set(batch.messageId, handOver.attempt);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      concurrent -= 1;
+    });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(maxConcurrent).toBe(1);
+    expect([...attempts.values()]).toEqual([6, 2, 2, 2, 2, 2]);
+  });
+
+  it('does not count a batch the handler gave back unfinished (a stop while the store is away)', async () => {
+    const first = openQueue();
+    await first.queue.accept(testBatch());
+    let givenBack = false;
+    first.queue.consume(async () => {
+      givenBack = true;
+      throw new HandBackError('stopping');
+    });
+    await waitFor(() => givenBack);
+    await first.queue.close();
+    crash(first.db);
+
+    const { queue } = openQueue();
+    const handOvers: HandOver[] = [];
+    queue.consume(async (_batch, handOver) => {
+      handOvers.push(handOver);
+    });
+    expect(await queue.drain(5000)).toBe(true);
+    expect(handOvers.map((handOver) => handOver.attempt)).toEqual([1]);
   });
 
   it('forgets a message_id after the TTL, and the purge deletes expired marks', async () => {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createQueuedBodyDecoder, toDefaultShapeBody } from '../../src/core/payload/decode-body.ts';
+import { HandBackError } from '../../src/core/queue/hand-over.ts';
 import type { HandOver, Queue, QueuedBatch } from '../../src/core/queue/queue.ts';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
 import { createRedisQueue, type RedisQueueOptions } from '../../src/redis/queue.ts';
@@ -155,6 +156,27 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     expect(attempts).toEqual([3]);
   });
 
+  it('does not count a batch the handler gave back unfinished (a stop while the store is away)', async () => {
+    await (await openQueue()).queue.accept(testBatch());
+    for (let stop = 1; stop <= 2; stop += 1) {
+      const stopping = await openQueue({ claimIdleMs: 100 });
+      let givenBack = false;
+      stopping.queue.consume(async () => {
+        givenBack = true;
+        throw new HandBackError('stopping');
+      });
+      await waitFor(() => givenBack);
+      await stopping.queue.close();
+    }
+    const next = await openQueue({ claimIdleMs: 100 });
+    const attempts: number[] = [];
+    next.queue.consume(async (_batch, handOver) => {
+      attempts.push(handOver.attempt);
+    });
+    await waitFor(() => attempts.length === 1);
+    expect(attempts).toEqual([1]);
+  });
+
   it('keeps a batch claimed while a long apply runs, so no other worker takes it', async () => {
     const claimIdleMs = 300;
     const slow = await openQueue({ claimIdleMs });
@@ -170,6 +192,33 @@ describeWithService(await probeRedis(), 'Redis queue', () => {
     other.queue.consume(handler('other'));
     expect(await slow.queue.drain(5000)).toBe(true);
     expect(delivered).toEqual(['slow']);
+  });
+
+  it("takes over a dead consumer's batch between its own, not after all it read", async () => {
+    const claimIdleMs = 300;
+    const dying = await openQueue({ claimIdleMs });
+    const orphan = testBatch();
+    await dying.queue.accept(orphan);
+    let taken = false;
+    dying.queue.consume(() => {
+      taken = true;
+      return never();
+    });
+    await waitFor(() => taken);
+    await dying.queue.close(); // the process is gone: its heartbeats stop
+
+    // Ten batches the survivor reads at once (readCount 10) and applies slowly: the orphan becomes
+    // claimable while they are being applied, and must not wait for the last of them.
+    const survivor = await openQueue({ claimIdleMs });
+    const own = Array.from({ length: 10 }, () => testBatch());
+    for (const batch of own) await survivor.queue.accept(batch);
+    const delivered: string[] = [];
+    survivor.queue.consume(async (got) => {
+      delivered.push(got.messageId);
+      await new Promise((resolve) => setTimeout(resolve, claimIdleMs / 2));
+    });
+    await waitFor(() => delivered.length === 11, 10_000);
+    expect(delivered.indexOf(orphan.messageId)).toBeLessThan(10);
   });
 
   it('deletes acknowledged entries, so the stream holds only the backlog', async () => {
