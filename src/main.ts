@@ -1,4 +1,7 @@
 /** @module The process: the only place that reads process.env, prints to the console or exits. */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import { configOrRefusal, type RunningReceiver, startReceiver } from './compose.ts';
 import { ConfigError } from './runtime/config-error.ts';
 import { createLogger } from './runtime/logger.ts';
@@ -20,13 +23,7 @@ async function main() {
     level: config.LOG_LEVEL,
     redact: ['req.headers.authorization', 'req.headers.cookie', `req.headers["${config.AUTH_HEADER}"]`],
   });
-  let receiver: RunningReceiver;
-  try {
-    receiver = await startReceiver(config, logger);
-  } catch (error) {
-    if (error instanceof ConfigError) refuse(error.message);
-    refuse(`could not start: ${firstLine(error)}`);
-  }
+  const receiver = await startWhenDiskHasRoom(() => startReceiver(config, logger), logger);
 
   // A bug that escapes every handler: say so, stop taking webhooks and drain what was accepted
   // (bounded), then exit 1 so the process manager restarts a process in a known state.
@@ -52,11 +49,55 @@ async function main() {
     }
     first = { signal, at: Date.now() };
     logger.info({ signal }, 'signal received');
-    const { drained } = await receiver.shutdown();
+    // A shutdown logs and survives its own failures; one escaping them still exits 1, said so.
+    const { drained } = await receiver.shutdown().catch((error: unknown) => {
+      logger.fatal({ err: error }, 'shutdown failed');
+      return { drained: false };
+    });
     process.exit(drained ? 0 : 1);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * Starts; a start that fails for want of disk space (SQLite cannot even create its WAL beside a
+ * file) is tried again every second, so the receiver comes up on its own once space returns.
+ * Any other failure refuses to start.
+ */
+async function startWhenDiskHasRoom(
+  start: () => Promise<RunningReceiver>,
+  logger: Logger,
+): Promise<RunningReceiver> {
+  let waitingSince: number | undefined;
+  let saidAt = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    try {
+      const receiver = await start();
+      if (waitingSince !== undefined)
+        logger.info({ waited_ms: Date.now() - waitingSince }, 'the disk has room again: started');
+      return receiver;
+    } catch (error) {
+      if (error instanceof ConfigError) refuse(error.message);
+      if (!isDiskShort(error)) refuse(`could not start: ${firstLine(error)}`);
+      waitingSince ??= Date.now();
+      // Once, then once a minute: a failing disk (SQLITE_IOERR) looks the same and must stay visible.
+      if (Date.now() - saidAt >= 60_000) {
+        logger.error({ err: error }, 'could not start: the disk is full; trying again every second');
+        saidAt = Date.now();
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+/** A full disk, or SQLite's I/O error on one, anywhere along the causes. */
+function isDiskShort(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(ENOSPC|SQLITE_FULL|SQLITE_IOERR)/.test(code)) return true;
+  }
+  return false;
 }
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0];

@@ -11,11 +11,12 @@ import { createApp } from '../core/http/app.ts';
 import { requireAuth } from '../core/http/require-auth.ts';
 import { createQueuedBodyDecoder } from '../core/payload/decode-body.ts';
 import { type BatchParser, createBatchParser } from '../core/payload/parse-batch.ts';
-import { createMemoryQueue } from '../core/queue/memory.ts';
+import { createMemoryQueue, SpillError } from '../core/queue/memory.ts';
 import { createSinkDispatcher } from '../core/sinks/dispatcher.ts';
 import type { MembershipStore } from '../core/store/store.ts';
 import { createWorker, storeApplier } from '../core/worker.ts';
 import type { Config, CoreConfig } from './config.ts';
+import { lingerLimits } from './connection-guard.ts';
 import {
   type HomeOffer,
   type OpenedHome,
@@ -31,6 +32,7 @@ import { createMetrics } from './metrics.ts';
 import { openRecipe } from './open-recipe.ts';
 import { type Fetcher, listen, urlHost, withMounts } from './server.ts';
 import { createSinks } from './sink-settings.ts';
+import { weakTokens, weakTokenWarning } from './weak-tokens.ts';
 
 /** The queue, store and dead letters one process works with, and how to close them. */
 export interface Backends extends OpenedQueue {
@@ -99,7 +101,17 @@ async function openQueue(config: Config, logger: Logger, storeRecipe: StoreRecip
     maxInFlight: storeRecipe.inFlight ?? 1,
     spill: home.spill,
   });
-  return queueIn(home, queue);
+  return {
+    ...queueIn(home, queue),
+    // The home closes even when the queue could not keep what it held (its error goes on).
+    async close() {
+      try {
+        await queue.close();
+      } finally {
+        await home.close();
+      }
+    },
+  };
 }
 
 /** The webhook's parser with the configured limits (also how a replay judges a quarantined body). */
@@ -115,6 +127,8 @@ export function batchParserFor(config: CoreConfig): BatchParser {
 export interface RunningReceiver {
   /** e.g. `http://127.0.0.1:8080` */
   url: string;
+  /** Resolves once the apply path is warm (/readyz answers 200 from then on, if the backends do). */
+  ready: Promise<void>;
   /** Stops accepting (503), drains the queue within SHUTDOWN_TIMEOUT_MS, then closes everything. */
   shutdown(): Promise<{ drained: boolean }>;
 }
@@ -129,6 +143,11 @@ export interface StartOptions {
 
 /** After the drain, closing sinks and backends gets this long, so a hung connection cannot hold the exit. */
 const closeTimeoutMs = 5000;
+/**
+ * After a drain that ran out of time, closing gets only this long: what is left is already kept
+ * (the queue closed first), and an apply still finishing would only be applied again next start.
+ */
+const closeAfterDeadlineMs = 1000;
 
 /** Starts the receiver `config` describes: backends, extensions, HTTP server and worker. */
 export async function startReceiver(
@@ -143,6 +162,7 @@ export async function startReceiver(
   const closers: (() => void | Promise<void>)[] = [];
   try {
     warnAtStart(config, logger);
+    await logResumed(config, backends, logger);
     const { queue, store, deadLetters } = backends;
     const events = createReceiverEvents();
     const metrics = createMetrics({
@@ -152,6 +172,7 @@ export async function startReceiver(
       processMetrics: true,
     });
     const parseBatch = batchParserFor(config);
+    let applyPathWarm = !applies;
     const authOptions = { tokens: config.AUTH_TOKENS, header: config.AUTH_HEADER };
     const app = createApp({
       queue,
@@ -166,6 +187,7 @@ export async function startReceiver(
           ? undefined
           : { path: config.WEBHOOK_PATH, maxBodyBytes: config.MAX_BODY_BYTES },
       store,
+      applyPathWarm: () => applyPathWarm,
     });
     const auth = requireAuth(authOptions);
     app.get('/metrics', auth, async (c) => {
@@ -193,6 +215,11 @@ export async function startReceiver(
       onClose: (close) => closers.push(close),
     };
     for (const { capabilities } of config.extensions) await capabilities.attach?.(receiver);
+    // Started before the server listens, so its cost overlaps the rest of the start.
+    const warming = applies ? warmUp(receiver) : Promise.resolve(0);
+    void warming.then(() => {
+      applyPathWarm = true;
+    });
 
     const dispatcher = createSinkDispatcher({
       sinks,
@@ -201,6 +228,8 @@ export async function startReceiver(
       events,
       maxAttempts: config.SINK_MAX_ATTEMPTS,
     });
+    // Aborted at shutdown: batches waiting for a store that is away stay in the queue.
+    const stopWaiting = new AbortController();
     if (applies) {
       queue.consume(
         createWorker({
@@ -210,6 +239,7 @@ export async function startReceiver(
           events,
           logger,
           maxAttempts: config.APPLY_MAX_ATTEMPTS,
+          stopWaiting: stopWaiting.signal,
           // Without a sink, the changes are never built (an apply thread sends only their columns).
           ...(sinks.length > 0 && {
             onChanges: (changes, messageId) => dispatcher.dispatch(changes, messageId),
@@ -225,49 +255,104 @@ export async function startReceiver(
         requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
         keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
         maxConnections: config.MAX_CONNECTIONS,
+        firstByteTimeoutMs: config.FIRST_BYTE_TIMEOUT_MS,
+        ...lingerLimits(config.MAX_BODY_BYTES),
       },
       logger,
       onClientError: (reason) => metrics.clientErrors.inc({ reason }),
     });
     const { port } = server.address() as AddressInfo;
-    logger.info({ port, host: config.HOST, ...receiver.mode }, 'listening');
+    logger.info({ port, host: config.HOST, ...receiver.mode, ready: applyPathWarm }, 'listening');
+    const ready = warming.then((warmUpMs) => logger.info({ warm_up_ms: warmUpMs }, 'ready'));
 
+    let stopping: Promise<{ drained: boolean }> | undefined;
     return {
       url: `http://${urlHost(config.HOST)}:${port}`,
-      async shutdown() {
-        queue.stopAccepting();
-        const closed = new Promise((resolve) => server.close(resolve));
-        server.closeIdleConnections();
-        // With its backend down the queue cannot count: the shutdown goes on without the figures.
-        const counted = () =>
-          queue.stats().then(
-            ({ batches, users }) => ({ batches, users }),
-            () => ({}),
-          );
-        logger.info(await counted(), 'shutting down: draining the queue');
-        const drained = await queue.drain(config.SHUTDOWN_TIMEOUT_MS);
-        if (!drained) logger.error(await counted(), 'shutdown timeout: batches left undrained');
-        server.closeAllConnections();
-        const closedInTime = await withinDeadline(
-          (async () => {
-            for (const close of closers.reverse()) await close();
-            await closed;
-            await dispatcher.close();
-            await backends.close();
-            for (const { capabilities } of config.extensions) await capabilities.close?.();
-          })(),
-          closeTimeoutMs,
-        );
-        if (!closedInTime)
-          logger.error({ timeout_ms: closeTimeoutMs }, 'shutdown: closing sinks and backends timed out');
-        logger.info({ drained, closed: closedInTime }, 'stopped');
-        return { drained: drained && closedInTime };
+      ready,
+      // Once: a second call (a crash during the first) gets the first's outcome, not a fresh "drained".
+      shutdown: () => {
+        stopping ??= shutDown();
+        return stopping;
       },
     };
+
+    async function shutDown(): Promise<{ drained: boolean }> {
+      queue.stopAccepting();
+      stopWaiting.abort();
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      // With its backend down the queue cannot count: the shutdown goes on without the figures.
+      const counted = () =>
+        queue.stats().then(
+          ({ batches, users }) => ({ batches, users }),
+          () => ({}),
+        );
+      logger.info(await counted(), 'shutting down: draining the queue');
+      const drained = await queue.drain(config.SHUTDOWN_TIMEOUT_MS);
+      // At the deadline the queue closes first: it hands over nothing more and lets nothing go, so
+      // what it holds now is exactly what the next start resumes, whatever finishes meanwhile.
+      const kept = drained || (await closeStep(logger, 'the queue', () => queue.close()));
+      if (!drained) {
+        const where = kept ? { kept_in: lettersWhere(config) } : {};
+        logger.error({ ...(await counted()), ...where }, 'shutdown timeout: batches left undrained');
+      }
+      server.closeAllConnections();
+      const closingMs = drained ? closeTimeoutMs : closeAfterDeadlineMs;
+      const steps = [kept];
+      const closedInTime = await withinDeadline(
+        (async () => {
+          for (const close of closers.reverse()) steps.push(await closeStep(logger, 'an extension', close));
+          await closed;
+          steps.push(await closeStep(logger, 'the sinks', () => dispatcher.close()));
+          steps.push(await closeStep(logger, 'the backends', () => backends.close()));
+          for (const { capabilities } of config.extensions)
+            steps.push(await closeStep(logger, 'an extension', async () => capabilities.close?.()));
+        })(),
+        closingMs,
+      );
+      if (!closedInTime)
+        logger.error({ timeout_ms: closingMs }, 'shutdown: closing sinks and backends timed out');
+      const closedCleanly = closedInTime && steps.every(Boolean);
+      logger.info({ drained, closed: closedCleanly }, 'stopped');
+      return { drained: drained && closedCleanly };
+    }
   } catch (error) {
     for (const close of closers.reverse()) await close();
     await backends.close();
     throw error;
+  }
+}
+
+/**
+ * Pays the apply path's first-use costs; resolves with the ms it took. A warm-up that fails (the
+ * store is down) still ends it: /readyz then names the store, and the worker retries as always.
+ */
+async function warmUp(receiver: Receiver): Promise<number> {
+  const started = performance.now();
+  try {
+    await receiver.warmUp?.();
+  } catch (error) {
+    receiver.logger.warn({ err: error }, 'the apply path could not warm up; the first batch will pay for it');
+  }
+  return Math.round(performance.now() - started);
+}
+
+/**
+ * Runs one step of a shutdown; a failure is logged and the shutdown goes on (false). A batch the
+ * memory queue could not keep (SpillError) is named with where the rest went.
+ */
+async function closeStep(logger: Logger, what: string, close: () => unknown): Promise<boolean> {
+  try {
+    await close();
+    return true;
+  } catch (error) {
+    if (error instanceof SpillError)
+      logger.error(
+        { err: error, ...error.details },
+        'shutdown: could not keep every batch left in the inbox file',
+      );
+    else logger.error({ err: error }, `shutdown: closing ${what} failed`);
+    return false;
   }
 }
 
@@ -284,8 +369,25 @@ async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boole
   }
 }
 
+/** What the queue kept from before this start (a shutdown's leftovers, a crash's), said once. */
+async function logResumed(config: Config, { queue }: Backends, logger: Logger): Promise<void> {
+  const stats = await queue.stats().catch(() => undefined);
+  if (stats === undefined || stats.batches === 0) return;
+  logger.info(
+    {
+      batches: stats.batches,
+      users: stats.users,
+      oldest_age_seconds: Math.round(stats.oldestAgeSeconds),
+      kept_in: lettersWhere(config),
+    },
+    'resuming batches accepted before this start',
+  );
+}
+
 function warnAtStart(config: Config, logger: Logger): void {
   if (config.AUTH_TOKENS.length === 0) logger.warn({ host: config.HOST }, authOffWarning(config.HOST));
+  for (const weak of weakTokens(config.AUTH_TOKENS))
+    logger.warn({ host: config.HOST, token_index: weak.index }, weakTokenWarning(weak, config.HOST));
   // Allowed (the ack-path benchmarks run so), but an operator who meant a receiver beside workers must hear it.
   if (config.ROLE === 'receiver' && config.QUEUE === 'memory') logger.warn(receiverOnlyMemoryWarning);
 }
@@ -295,7 +397,7 @@ const receiverOnlyMemoryWarning =
 
 function authOffWarning(host: string): string {
   if (isLoopback(host)) {
-    return `AUTH IS OFF: listening on ${host} only, so nothing outside this machine can reach it. To take webhooks from Amplitude, set AUTH_TOKENS: it then listens on every interface (0.0.0.0) unless HOST says otherwise.`;
+    return `AUTH IS OFF: listening on ${host} only, so nothing outside this machine can reach it. To take webhooks from Amplitude, set AUTH_TOKENS to a long random secret (openssl rand -hex 32): it then listens on every interface (0.0.0.0) unless HOST says otherwise.`;
   }
   return `AUTH IS OFF (AUTH_TOKENS=none) on HOST=${host}: anyone who can reach this port can change cohort membership. Set AUTH_TOKENS.`;
 }

@@ -10,7 +10,7 @@ import type { CoreConfig } from '../runtime/core-config.ts';
 import { defineExtension, type OpenContext, queueIn, type StoreRecipe } from '../runtime/extension.ts';
 import { integer } from '../runtime/settings.ts';
 import { createSqliteDeadLetters } from './dead-letters.ts';
-import { createSqliteSpill, moveSpillIntoInbox } from './memory-spill.ts';
+import { createSqliteSpill, moveSpillIntoInbox, takeUpSpillFilesInto } from './memory-spill.ts';
 import { moveQueueTables } from './move-queue-tables.ts';
 import { sqliteStoreRecipe } from './open-store.ts';
 import { createSqliteQueue } from './queue.ts';
@@ -68,6 +68,7 @@ export const sqlite = defineExtension({
               ...inFlightOf(context.storeRecipe),
             });
             moveOldTables(file, context);
+            if (path !== ':memory:') takeUpSpillFilesInto(file.db, path, context.logger);
             // What a shutdown of QUEUE=memory kept goes into the inbox, to be applied like the rest.
             const spilled = moveSpillIntoInbox(file.db);
             if (spilled > 0)
@@ -81,8 +82,10 @@ export const sqlite = defineExtension({
         where,
         open(context) {
           const file = openFile(context);
-          const spill = createSqliteSpill(file.db);
+          const durable = path !== ':memory:';
+          const spill = createSqliteSpill(file.db, durable ? path : undefined);
           moveOldTables(file, context);
+          if (durable) takeUpSpillFilesInto(file.db, path, context.logger);
           return { ...file, spill };
         },
       },

@@ -2,10 +2,14 @@
  * @module Where QUEUE=memory puts, at shutdown, the acknowledged batches it could not apply within
  * SHUTDOWN_TIMEOUT_MS: a table in the SQLite file, read back and handed over first at the next start.
  * A rolling deploy during a first sync then loses nothing it answered 200 to (docs/operations.md).
+ * When the file cannot take them (a full disk), they go to spill files instead (spill-files.ts),
+ * taken up into the table at the next start.
  */
 import type { Database } from 'better-sqlite3';
-import type { MemorySpill } from '../core/queue/memory.ts';
+import type { Logger } from 'pino';
+import { type MemorySpill, SpillError } from '../core/queue/memory.ts';
 import { queuedBody, type StoredFormat } from '../runtime/stored-batch.ts';
+import { takeUpSpillFiles, writeSpillFiles } from './spill-files.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue_memory_spill (
@@ -50,15 +54,38 @@ export function moveSpillIntoInbox(db: Database): number {
     .immediate();
 }
 
-/** The spill in `db` (opened with openSqliteDatabase); creates its table when missing. */
-export function createSqliteSpill(db: Database): MemorySpill {
+/**
+ * Takes up the spill files a shutdown wrote beside `inboxPath` (or in the OS temp dir) when the
+ * file refused them: into the spill table, then deletes them. A file that cannot be taken up yet
+ * (the disk is still full) stays for the next start, and says so.
+ */
+export function takeUpSpillFilesInto(db: Database, inboxPath: string, logger: Logger): void {
+  db.exec(SCHEMA);
+  const insert = db.prepare<[string, number, number, number, string]>(INSERT_ROW);
+  const keepAll = db.transaction((batches: Parameters<Parameters<typeof takeUpSpillFiles>[1]>[0]) => {
+    for (const { messageId, users, acceptedAt, receivedAt, body } of batches)
+      insert.run(messageId, users, acceptedAt, receivedAt, body);
+  });
+  const { taken, left } = takeUpSpillFiles(inboxPath, (batches) => keepAll.immediate(batches));
+  for (const file of taken)
+    logger.info(file, 'took up the batches a shutdown kept in a spill file; they are applied first');
+  for (const file of left)
+    logger.error(file, 'could not take up a spill file yet; it stays, and the next start tries again');
+}
+
+const INSERT_ROW =
+  "INSERT INTO queue_memory_spill (message_id, users, accepted_at, format, received_at, body) VALUES (?, ?, ?, 'raw', ?, ?)";
+
+/**
+ * The spill in `db` (opened with openSqliteDatabase); creates its table when missing. `inboxPath`,
+ * the file's path, names the spill files for what the file refuses; without it they are lost.
+ */
+export function createSqliteSpill(db: Database, inboxPath?: string): MemorySpill {
   db.exec(SCHEMA);
   const select = db.prepare<[], SpillRow>(
     'SELECT id, message_id, users, accepted_at, format, received_at, body FROM queue_memory_spill ORDER BY id',
   );
-  const insert = db.prepare<[string, number, number, number, string]>(
-    "INSERT INTO queue_memory_spill (message_id, users, accepted_at, format, received_at, body) VALUES (?, ?, ?, 'raw', ?, ?)",
-  );
+  const insert = db.prepare<[string, number, number, number, string]>(INSERT_ROW);
   const deleteRow = db.prepare<[number]>('DELETE FROM queue_memory_spill WHERE id = ?');
   const saveAll = db.transaction((batches: Parameters<MemorySpill['save']>[0]) =>
     batches.map(
@@ -78,9 +105,42 @@ export function createSqliteSpill(db: Database): MemorySpill {
         // It may have been applied in part before that process stopped.
         handedOver: 1,
       })),
-    save: (batches) => (batches.length === 0 ? [] : saveAll.immediate(batches)),
+    save(batches) {
+      if (batches.length === 0) return [];
+      try {
+        return saveAll.immediate(batches);
+      } catch (error) {
+        throw spillFailure(error, inboxPath, batches);
+      }
+    },
     remove: (id) => {
       deleteRow.run(id);
     },
   };
+}
+
+/** The table refused `batches`: they go to spill files, and the error says where, and what is lost. */
+function spillFailure(
+  error: unknown,
+  inboxPath: string | undefined,
+  batches: Parameters<MemorySpill['save']>[0],
+): SpillError {
+  const users = batches.reduce((sum, batch) => sum + batch.users, 0);
+  const { kept, lost } =
+    inboxPath === undefined
+      ? { kept: [], lost: { batches: batches.length, users } }
+      : writeSpillFiles(inboxPath, batches);
+  const cause = error instanceof Error ? error.message : String(error);
+  const where = kept
+    .map((file) => `${file.batches} batches (${file.users} users) to ${file.path}`)
+    .join(', ');
+  const message =
+    `could not write ${batches.length} batches (${users} users) to the inbox file ${inboxPath}: ${cause}; ` +
+    (kept.length > 0 ? `wrote ${where}, taken up at the next start; ` : '') +
+    `${lost.batches} batches (${lost.users} users) kept nowhere`;
+  return new SpillError(
+    message,
+    { not_written: { batches: batches.length, users }, inbox: inboxPath, kept_in_files: kept, lost },
+    { cause: error },
+  );
 }

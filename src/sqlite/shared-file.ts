@@ -22,11 +22,21 @@ export function useSqliteFile(path: string, logger?: Logger): { db: Database; re
     const db = openSqliteDatabase(path);
     const checkpointer = db.memory
       ? undefined
-      : startWalCheckpointer(path, (reason) =>
-          logger?.warn(
-            { reason },
-            'background WAL checkpoints stopped; commits checkpoint on the event loop',
-          ),
+      : startWalCheckpointer(
+          path,
+          (reason) =>
+            logger?.warn(
+              { path, reason },
+              'background WAL checkpoints stopped; commits checkpoint on the event loop',
+            ),
+          {
+            failing: (reason) =>
+              logger?.error(
+                { path, reason },
+                'WAL checkpoints failing; retrying every 50 ms until they succeed',
+              ),
+            recovered: () => logger?.info({ path }, 'WAL checkpoints succeed again'),
+          },
         );
     shared = {
       db,

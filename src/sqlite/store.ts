@@ -3,8 +3,9 @@
  * transaction per batch. Survives a killed process on one machine (docs/design.md). The file is
  * opened, and checkpointed in the background, by `src/sqlite/`.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { CohortBatch } from '../core/batch.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
 import { type MemberRow, membersPage, pageRead } from '../core/store/members-page.ts';
 import { type BatchDecision, compareVersions, decideBatch, type Register } from '../core/store/register.ts';
 import type {
@@ -222,7 +223,7 @@ export function createSqliteStore(db: Database.Database, storeOptions: SqliteSto
    * A group as if its batches were applied one after the other, in far fewer statements: per cohort,
    * one read of the group's distinct users in key order; each batch decided against what the earlier
    * ones won; the winners written once, in key order. Random ids then share leaf pages, and a large
-   * group writes each page once (docs/performance.md#the-first-sync).
+   * group writes each page once (docs/performance.md#a-first-sync-at-full-size).
    */
   const applyGroupSorted = (group: GroupEntry[]): MembershipChange[][] => {
     const cohorts = new Map<string, GroupCohort>();
@@ -298,7 +299,9 @@ export function createSqliteStore(db: Database.Database, storeOptions: SqliteSto
     applyBatchSync,
 
     applyBatch(batch, options) {
-      return groups.apply(batch, options);
+      return groups.apply(batch, options).catch((error: unknown) => {
+        throw unavailableWhenDiskFails(error);
+      });
     },
 
     async listCohorts() {
@@ -326,6 +329,15 @@ export function createSqliteStore(db: Database.Database, storeOptions: SqliteSto
       groups.flush();
     },
   };
+}
+
+/**
+ * A full disk or a failing one (SQLITE_FULL, SQLITE_IOERR_…) makes the store away, not a refusal of
+ * the batch: the worker waits for space instead of spending the batch's attempts.
+ */
+function unavailableWhenDiskFails(error: unknown): unknown {
+  if (!(error instanceof Database.SqliteError) || !/^SQLITE_(FULL|IOERR)/.test(error.code)) return error;
+  return new StoreUnavailableError('the SQLite store cannot write', { cause: error });
 }
 
 type RegisterWrite = BatchDecision['writes'][number];

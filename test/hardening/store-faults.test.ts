@@ -4,7 +4,9 @@
  *   backup script in another process could); the store's busy_timeout is shortened to 50 ms on the
  *   test's own connection so each attempt fails fast.
  * - SQLITE_FULL for real: `PRAGMA max_page_count` caps the file at its current size, and SQLite
- *   itself fails the write with "database or disk is full" exactly as on a full disk.
+ *   itself fails the write with "database or disk is full" exactly as on a full disk. The store is
+ *   away, not refusing: applying waits for space, spending no attempt (test/faults/disk-full.test.ts
+ *   fills a real disk).
  * - SQLITE_FULL faked: a wrapper store throws better-sqlite3's own SqliteError for one cohort only,
  *   the one fault here that cannot be made for real: a full store beside writable dead letters
  *   (they share one file). It shows the path to a dead letter.
@@ -124,7 +126,7 @@ describe('SQLite busy: another connection holds the write lock', () => {
 });
 
 describe('SQLite full', () => {
-  it('real (max_page_count): retries, keeps the batch while nothing can be written, applies once space is back', async () => {
+  it('real (max_page_count): waits while nothing can be written, spending no attempt, applies once space is back', async () => {
     let db!: Database.Database;
     receiver = await startTestReceiver(
       { APPLY_MAX_ATTEMPTS: '3', SINKS: 'none' },
@@ -137,15 +139,17 @@ describe('SQLite full', () => {
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`);
     await postBatch('full-real', 'full-real', 2000);
-    const stuck = await receiver.waitForLog(
-      (line) =>
-        line.message_id === 'full-real' && String(line.msg).includes('the dead letter could not be written'),
+    const away = await receiver.waitForLog((line) => String(line.msg).startsWith('store unavailable'));
+    expect(away.err).toMatchObject({
+      type: 'StoreUnavailableError',
+      message: 'the SQLite store cannot write: database or disk is full',
+    });
+    // Longer than APPLY_MAX_ATTEMPTS' backoff (100 + 200 ms): no retry counted, nothing set aside.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(retryLines('full-real')).toEqual([]);
+    expect(receiver.logLines.map((line) => line.msg)).not.toContain(
+      'apply failed on every attempt and the dead letter could not be written; the batch will be delivered again',
     );
-    expect(errorCode(stuck)).toBe('SQLITE_FULL');
-    expect(retryLines('full-real').map(errorCode)).toEqual(['SQLITE_FULL', 'SQLITE_FULL']);
-    expect(
-      (await scrapeMetrics(receiver.url)).get('cohort_receiver_apply_errors_total'),
-    ).toBeGreaterThanOrEqual(3);
 
     // Space is freed: the next delivery applies the batch whole.
     db.pragma('max_page_count = 1073741823');

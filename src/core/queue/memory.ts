@@ -13,10 +13,28 @@ import { SeenIds } from './seen-ids.ts';
 export interface MemorySpill {
   /** What earlier shutdowns kept, in accept order, each with the id `remove` takes. */
   load(): (WaitingBatch & { spillId: number })[];
-  /** Keeps `batches` in one transaction; returns their ids, in order. */
+  /**
+   * Keeps `batches` in one transaction; returns their ids, in order.
+   * @throws SpillError when they could not all be kept there, saying where the others went.
+   */
   save(batches: readonly WaitingBatch[]): number[];
   /** Forgets a kept batch once it is applied. */
   remove(spillId: number): void;
+}
+
+/**
+ * The spill could not keep every batch where it keeps them: `details` says how many went where
+ * instead (a fallback) and how many were kept nowhere, for the shutdown's log line.
+ */
+export class SpillError extends Error {
+  override name = 'SpillError';
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 export interface MemoryQueueOptions {
@@ -64,10 +82,11 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
   const run = async (entry: Entry) => {
     // biome-ignore lint/style/noNonNullAssertion: tasks only start after consume() set the rules.
     if (!(await handOverUntilDone(entry, rules!))) return;
+    // Finished after the close kept it: it stays kept, as the shutdown counted it, and is handed
+    // over again at the next start, which changes nothing (the register is idempotent).
+    if (closed) return;
     unfinished.delete(entry);
     waitingUsers -= entry.users;
-    // A handler that finishes after the spill's file closed leaves its copy there: handed over
-    // again at the next start, which changes nothing (the register is idempotent).
     if (entry.spillId !== undefined) {
       try {
         spill?.remove(entry.spillId);
@@ -111,7 +130,10 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
       const late = new Promise<false>((resolve) => {
         timer = setTimeout(resolve, timeoutMs, false);
       });
-      return Promise.race([tasks.onIdle().then(() => true), late]).finally(() => clearTimeout(timer));
+      // Idle is not drained when handlers gave batches back (a store away at shutdown): they remain.
+      return Promise.race([tasks.onIdle().then(() => unfinished.size === 0), late]).finally(() =>
+        clearTimeout(timer),
+      );
     },
     async stats() {
       const oldest = unfinished.values().next().value;
@@ -121,6 +143,11 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
         fullness: waitingUsers / options.maxUsers,
         oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, (now() - oldest.acceptedAt) / 1000),
       };
+    },
+    async progress(messageId) {
+      if (!seen.has(messageId)) return 'unknown';
+      for (const entry of unfinished) if (entry.messageId === messageId) return 'waiting';
+      return 'done';
     },
     async check() {
       if (!accepting) throw new Error('shutting down');
