@@ -65,13 +65,23 @@ describe('loadConfig', () => {
 });
 
 describe('HOST and auth', () => {
+  const strongToken = '3f9c1e7a5b2d8f40a6c3e1b7d9f2a5c8';
   it('listens on loopback only when auth is off, on every interface when tokens are set', () => {
     expect(loadConfig({}).HOST).toBe('127.0.0.1');
     expect(loadConfig({ AUTH_TOKENS: 'none' })).toMatchObject({ HOST: '127.0.0.1', AUTH_TOKENS: [] });
-    expect(loadConfig({ AUTH_TOKENS: 's3cret' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig({ AUTH_TOKENS: strongToken }).HOST).toBe('0.0.0.0');
     expect(loadConfig({ HOST: '127.0.0.2' }).HOST).toBe('127.0.0.2');
     expect(loadConfig({ HOST: '::1' }).HOST).toBe('::1');
     expect(loadConfig({ HOST: 'localhost' }).HOST).toBe('localhost');
+  });
+
+  it('keeps to loopback when a token is the demo secret or shorter than 16 characters, unless HOST is set', () => {
+    expect(loadConfig({ AUTH_TOKENS: 'local-demo-secret' }).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ AUTH_TOKENS: 'fifteen-chars-x' }).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ AUTH_TOKENS: 'sixteen-chars-xy' }).HOST).toBe('0.0.0.0');
+    // One weak token of a rotation is enough.
+    expect(loadConfig({ AUTH_TOKENS: `${strongToken},s3cret` }).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ AUTH_TOKENS: 'local-demo-secret', HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
   });
 
   it('refuses a HOST reachable from the network without tokens, unless AUTH_TOKENS=none asks for it', () => {

@@ -24,6 +24,7 @@ export const applyThread = defineExtension({
             logger.error({ reason }, 'the apply thread stopped; starting a new one'),
         });
         receiver.applier = threaded.apply;
+        receiver.warmUp = () => threaded.warmUp();
         receiver.onClose(() => threaded.close());
         countThreadStops(registry, () => threaded.threadStops);
       },

@@ -20,6 +20,7 @@ function serveStore(port: MessagePort, recipe: StoreRecipe) {
   );
   const run = async (call: ThreadCall) => {
     if (call.method === 'close') return (await opened).close().then(() => undefined);
+    if (call.method === 'warmUp') return (await opened).store.check().then(() => undefined);
     const applied = await (await apply)(call.batch, { restate: call.restate });
     return { batch: applied.batch, users: applied.users, changes: toColumns(applied.changes) };
   };

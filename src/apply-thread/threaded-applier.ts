@@ -38,6 +38,8 @@ export interface ThreadedApplier {
   apply: Applier;
   /** How often the thread stopped unasked (a metric). */
   readonly threadStops: number;
+  /** Starts the thread and opens the store on it, so the first batch does not pay for that. */
+  warmUp(): Promise<void>;
   /** Commits what waits and ends the thread. */
   close(): Promise<void>;
 }
@@ -120,6 +122,9 @@ export function createThreadedApplier(
           return changes;
         },
       };
+    },
+    async warmUp() {
+      await call({ method: 'warmUp' });
     },
     async close() {
       if (closed) return;

@@ -11,7 +11,8 @@ import { redisScript } from './script.ts';
  * KEYS[1] the message_id's dedupe mark, KEYS[2] the stream, KEYS[3] the waiting-users counter
  * ARGV[1] dedupe TTL (s), ARGV[2] QUEUE_MAX_USERS, ARGV[3] users in the batch, ARGV[4] message_id,
  * ARGV[5] stored format, ARGV[6] received at (epoch ms), ARGV[7] body; the stream entry gets
- * the fields message_id, users, format, received_at, body (read back in redis-stream-entry.ts)
+ * the fields message_id, users, format, received_at, body (read back in redis-stream-entry.ts);
+ * the mark holds the entry's id, so a lookup finds whether the batch still waits (queue-progress.ts)
  * Result: 1 accepted, 0 duplicate, -1 queue full (nothing written, the mark included)
  */
 export const acceptBatch = redisScript({
@@ -22,9 +23,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local users = tonumber(ARGV[3])
 local waiting = tonumber(redis.call('GET', KEYS[3]) or '0')
 if waiting > 0 and waiting + users > tonumber(ARGV[2]) then return -1 end
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-redis.call('XADD', KEYS[2], '*',
+local id = redis.call('XADD', KEYS[2], '*',
   'message_id', ARGV[4], 'users', ARGV[3], 'format', ARGV[5], 'received_at', ARGV[6], 'body', ARGV[7])
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 redis.call('INCRBY', KEYS[3], users)
 return 1
 `,

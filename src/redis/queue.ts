@@ -1,9 +1,9 @@
 /**
  * @module QUEUE=redis: a Redis Stream read by a consumer group. Accepting is one Lua script (dedupe
  * mark + XADD), answered only after Redis did it; workers anywhere read with XREADGROUP, acknowledge
- * and delete after the handler resolved, and claim what a dead worker left (XAUTOCLAIM). Survives a
- * killed process and scales out: any number of receivers and workers share one Redis.
- * The producing side is redis-producer.ts, the consuming side redis-consumer.ts.
+ * and delete after the handler resolved, heartbeat what they hold, and claim what a dead worker
+ * left (XAUTOCLAIM). Survives a killed process and scales out: any number of receivers and workers
+ * share one Redis. The producing side is queue-producer.ts, the consuming side queue-consumer.ts.
  */
 import type { Redis } from 'ioredis';
 import type { Queue } from '../core/queue/queue.ts';
@@ -11,6 +11,7 @@ import { composeQueue } from '../runtime/durable-queue.ts';
 import { createRedisConsumer } from './queue-consumer.ts';
 import { queueKeys } from './queue-keys.ts';
 import { createRedisProducer } from './queue-producer.ts';
+import { progressOf } from './queue-progress.ts';
 
 export interface RedisQueueOptions {
   /** The request-path connection (`connectRedis`: no offline queue). The caller owns and closes it. */
@@ -21,7 +22,11 @@ export interface RedisQueueOptions {
   dedupeTtlSeconds: number;
   /** Users waiting in the stream before `accept` answers queue_full. One batch is always let in when empty. */
   maxUsers: number;
-  /** How long another consumer's entry must sit unacknowledged before it is claimed. @default 30_000 */
+  /**
+   * How long an entry must go without its consumer's heartbeat before another consumer claims it.
+   * A live consumer heartbeats what it holds five times per idle time, so only a dead one's entries
+   * are claimed, however long their apply takes. @default 5_000
+   */
   claimIdleMs?: number;
   /** Wait before delivering again a batch whose handler threw. @default 1000 */
   redeliveryDelayMs?: number;
@@ -34,8 +39,8 @@ export interface RedisQueueOptions {
   now?: () => number;
 }
 
-/** REDIS_CLAIM_IDLE_MS when unset. */
-export const defaultClaimIdleMs = 30_000;
+/** REDIS_CLAIM_IDLE_MS when unset: a dead worker's batches are taken over about 5 s after it died. */
+export const defaultClaimIdleMs = 5_000;
 
 export function createRedisQueue(options: RedisQueueOptions): Queue & Required<Pick<Queue, 'requeue'>> {
   const { redis } = options;
@@ -58,5 +63,5 @@ export function createRedisQueue(options: RedisQueueOptions): Queue & Required<P
     onConsumeError: options.onConsumeError,
     now,
   });
-  return composeQueue(producer, consumer);
+  return { ...composeQueue(producer, consumer), progress: (messageId) => progressOf(redis, keys, messageId) };
 }

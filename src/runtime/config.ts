@@ -9,7 +9,8 @@ import type { Capabilities, Extension } from './extension.ts';
 import { isLoopback } from './loopback.ts';
 import { list } from './settings.ts';
 import type { SinkDefinition } from './sink-definition.ts';
-import { readSinkSetups, type SinkSetup } from './sink-settings.ts';
+import { readSinkSetups, type SinkSetup, unknownSinkVariables } from './sink-settings.ts';
+import { weakTokens } from './weak-tokens.ts';
 
 /** An extension with its checked settings and what they let it offer. */
 export interface LoadedExtension {
@@ -79,6 +80,8 @@ export function loadConfigOf(parts: Parts, env: Record<string, string | undefine
   }
   // Read even when other variables are bad, so one refusal names every bad variable.
   const sinks = sinkSetups(present.SINKS, present, parts.sinks, issues);
+  const reserved = ['SINKS', 'SINK_MAX_ATTEMPTS', ...Object.keys(renamed)];
+  issues.push(...unknownSinkVariables(present, parts.sinks, sinks, reserved));
   if (!core.success || issues.length > 0) throw new ConfigError(issues);
 
   const parsed = core.data;
@@ -107,8 +110,9 @@ function sinkSetups(
   return read.setups;
 }
 
-/** Without tokens, only this machine may reach the endpoint unless HOST says otherwise. */
-const defaultHost = (config: ParsedCore) => (config.AUTH_TOKENS.length === 0 ? '127.0.0.1' : '0.0.0.0');
+/** Without tokens, or with a weak one, only this machine may reach the endpoint unless HOST says otherwise. */
+const defaultHost = (config: ParsedCore) =>
+  config.AUTH_TOKENS.length === 0 || weakTokens(config.AUTH_TOKENS).length > 0 ? '127.0.0.1' : '0.0.0.0';
 
 function crossChecks(config: Config, env: Record<string, string>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

@@ -167,6 +167,11 @@ export interface Receiver {
   mode: { queue: string; store: string; role: string };
   /** How the worker applies a queued batch; an extension may replace it before the worker starts. */
   applier: Applier;
+  /**
+   * Pays the applier's first-use costs before the first batch does (a thread to start, modules to
+   * load on it, a store to open there): /readyz answers 503 until it resolves.
+   */
+  warmUp?: (() => Promise<void>) | undefined;
   /** Replays a dead letter, when an extension offers it. */
   replay?: ((letter: Letter) => Promise<ReplayOutcome>) | undefined;
   /** Runs at shutdown, after the server closed and before the backends do. */

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS queue_inbox (
   format      TEXT    NOT NULL,    -- 'raw'; 'batch' in rows of earlier releases (runtime/stored-batch.ts)
   received_at INTEGER NOT NULL,
   body        TEXT    NOT NULL
-);`;
+);
+-- Read-your-writes (?after=) asks whether a batch still waits: without it, a scan of the backlog.
+CREATE INDEX IF NOT EXISTS queue_inbox_by_message_id ON queue_inbox (message_id);`;
 
 /** One row of `queue_inbox`. */
 export interface InboxRow {

@@ -56,5 +56,18 @@ export function createSqliteQueue(
     onEnqueued: consumer.wake,
     now,
   });
-  return composeQueue(producer, consumer);
+  // Read-your-writes: accepted (a live dedupe mark) and no longer in the inbox means applied; both
+  // looked up by index, in one statement, so both answers come from one snapshot of the file.
+  const lookUp = db.prepare<[string, string, number], { waiting: number; seen: number }>(
+    `SELECT EXISTS (SELECT 1 FROM queue_inbox WHERE message_id = ?) AS waiting,
+            EXISTS (SELECT 1 FROM queue_seen WHERE message_id = ? AND expires_at > ?) AS seen`,
+  );
+  return {
+    ...composeQueue(producer, consumer),
+    async progress(messageId) {
+      const found = lookUp.get(messageId, messageId, now());
+      if (found?.waiting) return 'waiting';
+      return found?.seen ? 'done' : 'unknown';
+    },
+  };
 }

@@ -17,6 +17,8 @@ async function served(env: Record<string, string>): Promise<ServedReceiver> {
       ...env,
     });
     const receiver = await startReceiver(config, pino({ level: 'silent' }));
+    // The contract's probes expect a ready receiver: its apply path warm.
+    await receiver.ready;
     const stopReceiver = async () => {
       await receiver.shutdown();
     };

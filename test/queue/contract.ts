@@ -99,6 +99,51 @@ export function describeQueueContract(name: string, factory: QueueFactory) {
       expect(await queue.accept(batch)).toBe('duplicate');
     });
 
+    it('tells where a message stands: unknown, waiting until its handler resolves, then done', async () => {
+      const queue = await open();
+      const progress = (messageId: string) => queue.progress?.(messageId);
+      const batch = testBatch();
+      expect(await progress(batch.messageId)).toBe('unknown');
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let handedOver = false;
+      queue.consume(async () => {
+        handedOver = true;
+        await held;
+      });
+      expect(await queue.accept(batch)).toBe('accepted');
+      await waitFor(() => handedOver, 'hand-over');
+      // In the handler's hands is not applied yet.
+      expect(await progress(batch.messageId)).toBe('waiting');
+      release();
+      expect(await queue.drain(10_000)).toBe(true);
+      expect(await progress(batch.messageId)).toBe('done');
+      expect(await progress(testBatch().messageId)).toBe('unknown');
+    });
+
+    it('tells an applied message done while another still waits', async () => {
+      const queue = await open();
+      const [applied, held] = [testBatch(), testBatch()];
+      let release = () => {};
+      const holding = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      queue.consume(async (got) => {
+        if (got.messageId === held.messageId) await holding;
+      });
+      await queue.accept(applied);
+      await queue.accept(held);
+      for (let i = 0; i < 500 && (await queue.progress?.(applied.messageId)) !== 'done'; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(await queue.progress?.(applied.messageId)).toBe('done');
+      expect(await queue.progress?.(held.messageId)).toBe('waiting');
+      release();
+      expect(await queue.drain(10_000)).toBe(true);
+    });
+
     it('accepts each of many distinct batches sent at once exactly once', async () => {
       const queue = await open();
       const batches = Array.from({ length: 50 }, () => testBatch());

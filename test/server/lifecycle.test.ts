@@ -119,7 +119,11 @@ describe('process lifecycle', () => {
     expect(warning?.msg).toContain('set AUTH_TOKENS');
 
     const guarded = await startReceiverProcess({
-      env: { SQLITE_PATH: join(dir, 'guarded.db'), AUTH_TOKENS: 's3cret', HOST: '' },
+      env: {
+        SQLITE_PATH: join(dir, 'guarded.db'),
+        AUTH_TOKENS: '3f9c1e7a5b2d8f40a6c3e1b7d9f2a5c8',
+        HOST: '',
+      },
     });
     guarded.child.kill('SIGTERM');
     await guarded.exited;

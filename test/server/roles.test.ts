@@ -53,6 +53,7 @@ describe('ROLE with QUEUE=sqlite on one machine', () => {
         pino({ level: 'silent' }),
       );
       running.push(receiver);
+      await receiver.ready;
       return receiver;
     };
     const receiver = await start('receiver');

@@ -9,6 +9,7 @@ import type { Queue } from '../queue/queue.ts';
 import type { MembershipStore } from '../store/store.ts';
 import type { AppEnv } from './app-env.ts';
 import { errorAnswer } from './error-answer.ts';
+import { readAfter } from './read-after.ts';
 import { readApi } from './read-api.ts';
 import { requestLog } from './request-log.ts';
 import { requireAuth } from './require-auth.ts';
@@ -25,6 +26,8 @@ export interface AppDeps {
   webhook?: { path: string; maxBodyBytes: number } | undefined;
   /** Serves the read API; absent in a process that has no store to read from. */
   store?: MembershipStore | undefined;
+  /** False while the apply path pays its first-use costs: /readyz answers 503 until then. */
+  applyPathWarm?: (() => boolean) | undefined;
 }
 
 export function createApp(deps: AppDeps) {
@@ -54,19 +57,23 @@ export function createApp(deps: AppDeps) {
   });
 
   if (deps.store) {
-    app.use('/cohorts/*', auth);
-    app.use('/cohorts', auth);
-    app.use('/users/*', auth);
+    // After auth: an unauthenticated client learns nothing, and waits for nothing.
+    const after = readAfter(deps.queue);
+    app.use('/cohorts/*', auth, after);
+    app.use('/cohorts', auth, after);
+    app.use('/users/*', auth, after);
     app.route('/', readApi(deps.store));
   }
   return app;
 }
 
-async function readinessProblems({ queue, store }: AppDeps): Promise<string[]> {
+async function readinessProblems({ queue, store, applyPathWarm }: AppDeps): Promise<string[]> {
   const checks = [{ name: 'queue', check: () => queue.check() }];
   if (store) checks.push({ name: 'store', check: () => store.check() });
   const results = await Promise.allSettled(checks.map(({ check }) => check()));
-  return results.flatMap((result, index) =>
+  const problems = results.flatMap((result, index) =>
     result.status === 'rejected' ? [`${checks[index]?.name}: ${(result.reason as Error).message}`] : [],
   );
+  if (applyPathWarm?.() === false) problems.push('apply: warming up');
+  return problems;
 }

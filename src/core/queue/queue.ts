@@ -20,6 +20,13 @@ export interface QueuedBatch {
 
 export type AcceptOutcome = 'accepted' | 'duplicate';
 
+/**
+ * Where an accepted message stands: `waiting` (queued or being applied), `done` (applied, or set
+ * aside as a dead letter: either way it left the queue), `unknown` (never accepted, or its dedupe
+ * mark expired).
+ */
+export type MessageProgress = 'waiting' | 'done' | 'unknown';
+
 /** The queue's hand-over of a batch to its handler. */
 export interface HandOver {
   /** 1 the first time; more when it comes again (the handler threw, or a process died holding it). */
@@ -63,6 +70,11 @@ export interface Queue {
    */
   drain(timeoutMs: number): Promise<boolean>;
   stats(): Promise<QueueStats>;
+  /**
+   * Where `messageId` stands, as the backend says, so a process that did not accept or apply it
+   * (a ROLE=worker beside receivers) knows too: how the read API reads its own writes (`?after=`).
+   */
+  progress?(messageId: string): Promise<MessageProgress>;
   /** Resolves when the queue can accept; throws with a reason otherwise (for /readyz). */
   check(): Promise<void>;
   close(): Promise<void>;
