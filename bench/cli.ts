@@ -22,11 +22,12 @@ function writeFile(path: string, text: string) {
 
 async function main() {
   const argv = process.argv.slice(2);
-  if (argv.includes('--scale')) {
+  const names = (option: string) => (arg: string) => arg === option || arg.startsWith(`${option}=`);
+  if (argv.some(names('--scale'))) {
     process.exitCode = await runScaleCli(argv);
     return;
   }
-  if (argv.includes('--first-sync')) {
+  if (argv.some(names('--first-sync'))) {
     process.exitCode = await runFirstSyncCli(argv);
     return;
   }

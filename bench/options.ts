@@ -121,6 +121,15 @@ const optionsSchema = z.object({
   cpuProf: z.string().min(1).optional(),
 });
 
+/**
+ * True when `argv` asks for the usage (`--help` or `-h`) before any `--`. Checked before parsing,
+ * so `--scale --help` prints the scale usage rather than taking `--help` for the missing N.
+ */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
 /** A bad command line; the message says which option and why, one per line. */
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';

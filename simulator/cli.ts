@@ -20,11 +20,13 @@ async function main(): Promise<number> {
     command = parseSimulatorArgs(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    err(`${error.message}\n\n${usage}`);
+    // Only the message is masked: the usage holds no secret, and masking would eat its `?token=)`.
+    err(error.message);
+    console.error(`\n${usage}`);
     return 2;
   }
   if (command.kind === 'help') {
-    out(usage);
+    console.log(usage);
     return 0;
   }
   const result = await runSimulation(command.options, { onProgress: err });

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
+import { everyWriteRefused } from './refusal.ts';
 import type { Delivery } from './schedule.ts';
 
 export interface DeliverOptions {
@@ -47,6 +48,8 @@ export interface DeliveryLog {
   attempts: AttemptRecord[];
   deliveries: DeliveryResult[];
   elapsedMs: number;
+  /** The first writes were all refused for their credentials, and the rest was not sent. */
+  refused: boolean;
 }
 
 export interface DeliverDeps {
@@ -71,6 +74,7 @@ export async function deliverAll(
   const limiter = new PQueue({ concurrency: options.concurrency });
   const attempts: AttemptRecord[] = [];
   const deliveries: DeliveryResult[] = [];
+  let refused = false;
   const headers = {
     'content-type': 'application/json',
     'user-agent': 'Amplitude/Webhook/1.0',
@@ -99,12 +103,17 @@ export async function deliverAll(
     }
     record.endedAt = clock();
     attempts.push(record);
+    refused ||= everyWriteRefused(attempts);
     return record;
   };
 
   const deliverOne = async (delivery: Delivery) => {
     for (let attempt = 1; ; attempt++) {
-      const record = await limiter.add(() => attemptOnce(delivery, attempt));
+      // Once refused, what waits for a slot is not sent: it would be refused the same way.
+      const record = await limiter.add(() =>
+        refused ? Promise.resolve(undefined) : attemptOnce(delivery, attempt),
+      );
+      if (record === undefined) return;
       const acknowledged = record.status !== undefined && record.status >= 200 && record.status < 300;
       if (acknowledged || !isRetryable(record) || attempt > options.retries) {
         const lastOutcome =
@@ -118,10 +127,11 @@ export async function deliverAll(
   };
 
   for (const [index, segment] of segments.entries()) {
+    if (refused) break;
     if (index > 0 && options.stepGapMs > 0) await sleep(options.stepGapMs);
     await Promise.all(segment.map(deliverOne));
   }
-  return { attempts, deliveries, elapsedMs: clock() };
+  return { attempts, deliveries, elapsedMs: clock(), refused };
 }
 
 /**

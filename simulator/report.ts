@@ -113,11 +113,14 @@ export function formatReport(result: SimulationResult): string {
       : `  latency ms: p50 ${milliseconds(delivery.latencyMs.p50)}, p90 ${milliseconds(delivery.latencyMs.p90)}, p99 ${milliseconds(delivery.latencyMs.p99)}, max ${milliseconds(delivery.latencyMs.max)}`,
     `  elapsed ${(delivery.elapsedMs / 1000).toFixed(1)} s`,
     '',
-    readBack.error === undefined
-      ? `Read-back from ${redactToken(options.readUrl)}: ${readBack.reads} ${readBack.reads === 1 ? 'read' : 'reads'} over ${(readBack.waitedMs / 1000).toFixed(1)} s${readBack.converged ? '' : ' (the state stopped changing, or time ran out)'}`
-      : `Read-back from ${redactToken(options.readUrl)} failed: ${readBack.error}`,
+    result.refused !== undefined
+      ? `Stopped: ${result.refused.error}`
+      : readBack.error === undefined
+        ? `Read-back from ${redactToken(options.readUrl)}: ${readBack.reads} ${readBack.reads === 1 ? 'read' : 'reads'} over ${(readBack.waitedMs / 1000).toFixed(1)} s${readBack.converged ? '' : ' (the state stopped changing, or time ran out)'}`
+        : `Read-back from ${redactToken(options.readUrl)} failed: ${readBack.error}`,
   ];
-  if (readBack.hint !== undefined) lines.push(`  hint: ${readBack.hint}`);
+  const hint = result.refused?.hint ?? readBack.hint;
+  if (hint !== undefined) lines.push(`  hint: ${hint}`);
   if (result.warnings.length > 0)
     lines.push('', 'Warnings', ...result.warnings.map((warning) => `  ${warning}`));
   lines.push(...differenceLines(result));
@@ -128,6 +131,8 @@ export function formatReport(result: SimulationResult): string {
 function differenceLines(result: SimulationResult): string[] {
   const { differences, lostMessages, delivery } = result;
   const lines: string[] = [];
+  // Every message is unacknowledged then, for the one reason already printed.
+  if (result.refused !== undefined) return lines;
   if (delivery.unacknowledgedMessages.length > 0) {
     lines.push(
       '',
@@ -190,6 +195,8 @@ const truncate = (text: string | undefined) =>
 
 function verdictLine(result: SimulationResult): string {
   if (result.verdict === 'pass') return 'PASS: the endpoint converged to exactly the expected membership.';
+  if (result.refused !== undefined)
+    return 'ERROR: the endpoint refused the credentials, so nothing was verified.';
   if (result.readBack.error !== undefined)
     return 'ERROR: could not read the membership back, so nothing was verified.';
   const problems = [

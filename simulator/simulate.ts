@@ -12,6 +12,7 @@ import type { SimulatorOptions } from './options.ts';
 import { createPlan, type Plan } from './plan.ts';
 import { type ListedCohort, ReadBackError, readCohortMembers } from './read-back.ts';
 import { redactToken } from './redact.ts';
+import { refusalMessage } from './refusal.ts';
 import { type DeliverySummary, summarizeDelivery } from './report.ts';
 import { scheduleDeliveries } from './schedule.ts';
 import { findRepeatedBodies, renderBody } from './shapes.ts';
@@ -28,10 +29,18 @@ export interface ReadBackSummary {
   hint?: string;
 }
 
+/** Why the run stopped before sending its whole plan, and what to change. */
+export interface Refusal {
+  error: string;
+  hint: string;
+}
+
 export interface SimulationResult {
   options: SimulatorOptions;
-  /** `error`: the membership could not be read back. */
+  /** `error`: the writes were refused, or the membership could not be read back. */
   verdict: 'pass' | 'fail' | 'error';
+  /** Set when the first writes were all refused for their credentials: nothing was read back. */
+  refused?: Refusal;
   delivery: DeliverySummary;
   readBack: ReadBackSummary;
   differences: DiagnosedDifference[];
@@ -66,6 +75,21 @@ export async function runSimulation(
   progress(`sending ${plan.messages.length} messages to ${redactToken(options.url)} …`);
   const log = await deliverAll(segments, bodies, options, deps);
   const delivery = summarizeDelivery(plan.messages, log);
+  if (log.refused) {
+    const sent = new Set(log.attempts.map((attempt) => attempt.messageIndex)).size;
+    const refused = refusalMessage(log.attempts, options, plan.messages.length - sent);
+    const readBack = { reads: 0, waitedMs: 0, converged: false };
+    return {
+      options,
+      verdict: 'error',
+      refused,
+      delivery,
+      readBack,
+      differences: [],
+      lostMessages: [],
+      warnings,
+    };
+  }
 
   progress('reading the membership back …');
   const history = registerHistory(plan.messages);

@@ -21,7 +21,7 @@ import type { ChildPlan, ChildResult, PhaseResult } from './child.ts';
 import { groupOption, parseEngineSpec } from './engine.ts';
 import { expectedState, type PhaseName, phaseNames, planWorkload, type WorkloadOptions } from './workload.ts';
 
-const usage = `npx tsx bench/engines/cli.ts [options]
+const usage = `Usage: npx tsx bench/engines/cli.ts [options]
   --engines LIST     comma-separated engine specs, name[:option[=value]]… (default sqlite,lmdb,level)
                      names: memory, sqlite, lmdb, level, rocksdb; options: see each module and README.md
                      e.g. sqlite:page=4096:cache=1g:group=100  lmdb:encoding=binary:txn=puts

@@ -5,11 +5,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { asksForHelp } from '../options.ts';
 import type { UserIdStyle } from '../user-ids.ts';
 import { defaultProbe } from './probe.ts';
 import { defaultFirstSync, type FirstSyncResult, runFirstSync } from './run-first-sync.ts';
 
-export const firstSyncUsage = `npm run bench -- --first-sync N [options]
+export const firstSyncUsage = `Usage: npm run bench -- --first-sync N [options]
   --first-sync N            users in the cohort (e.g. 10000000)
   --users-per-request N     users a request (default 1000; Amplitude recommends up to 10000)
   --ids random|sequential   user ids: random-order UUIDs, as real ids are (default), or user-1, user-2…
@@ -21,31 +22,16 @@ export const firstSyncUsage = `npm run bench -- --first-sync N [options]
   --timeout-ms N            a slower answer is a timeout, sent again (default 2000)
   --probe-rate N            paced 100-user bodies a second, to B alone and then to the receiver
                             while the sync applies (default 20; 0: no probe)
-  --json FILE               write the result as JSON`;
+  --json FILE               write the result as JSON
+  -h, --help                this text`;
 
 export async function runFirstSyncCli(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      'first-sync': { type: 'string' },
-      'users-per-request': { type: 'string', default: String(defaultFirstSync.usersPerRequest) },
-      ids: { type: 'string', default: 'random' },
-      properties: { type: 'string', default: String(defaultFirstSync.properties) },
-      url: { type: 'string' },
-      header: { type: 'string', multiple: true, default: [] },
-      env: { type: 'string', multiple: true, default: [] },
-      'in-flight': { type: 'string', default: String(defaultFirstSync.inFlight) },
-      'timeout-ms': { type: 'string', default: String(defaultFirstSync.timeoutMs) },
-      'probe-rate': { type: 'string', default: String(defaultProbe.rate) },
-      json: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
+  if (asksForHelp(argv)) {
     console.log(firstSyncUsage);
     return 0;
   }
+  const values = readFirstSyncArgs(argv);
+  if (values === undefined) return 2;
   const users = Number(values['first-sync']);
   const usersPerRequest = Number(values['users-per-request']);
   const properties = Number(values.properties);
@@ -94,6 +80,33 @@ export async function runFirstSyncCli(argv: string[]): Promise<number> {
     writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
   }
   return result.sender.givenUp === 0 && result.readableAfterMs !== null ? 0 : 1;
+}
+
+/** The options, or undefined after printing what is wrong with them. */
+function readFirstSyncArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        'first-sync': { type: 'string' },
+        'users-per-request': { type: 'string', default: String(defaultFirstSync.usersPerRequest) },
+        ids: { type: 'string', default: 'random' },
+        properties: { type: 'string', default: String(defaultFirstSync.properties) },
+        url: { type: 'string' },
+        header: { type: 'string', multiple: true, default: [] },
+        env: { type: 'string', multiple: true, default: [] },
+        'in-flight': { type: 'string', default: String(defaultFirstSync.inFlight) },
+        'timeout-ms': { type: 'string', default: String(defaultFirstSync.timeoutMs) },
+        'probe-rate': { type: 'string', default: String(defaultProbe.rate) },
+        json: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    // parseArgs words its errors well ("Unknown option '--x'"); print them with the usage.
+    console.error(`${(error as Error).message}\n\n${firstSyncUsage}`);
+    return undefined;
+  }
 }
 
 const count = (n: number) => n.toLocaleString('en');

@@ -1,16 +1,17 @@
 /**
  * @module `npm run bench -- --scale N`: the scale run (run-scale.ts). Prints its progress and a
- * summary with the targets of docs/performance.md#scale-run; `--json FILE` writes the result.
+ * summary with the targets of docs/performance-journal.md#scale-run; `--json FILE` writes the result.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pinThisProcess } from '../machine.ts';
+import { asksForHelp } from '../options.ts';
 import { type UserIdStyle, userIdStyles } from '../user-ids.ts';
 import { runScale, type ScaleResult } from './run-scale.ts';
 
-export const scaleUsage = `npm run bench -- --scale N [options]
+export const scaleUsage = `Usage: npm run bench -- --scale N [options]
   --scale N            memberships to fill the store with, through the webhook (e.g. 10000000)
   --ids STYLE          ${userIdStyles.join(' | ')} (default uuid: random order)
   --store STORE        sqlite | postgres (default sqlite)
@@ -23,32 +24,16 @@ export const scaleUsage = `npm run bench -- --scale N [options]
   --env K=V            extra receiver environment, repeatable
   --no-pin             run the receiver unpinned (default: CPU 0, the load on the others)
   --cpu-prof DIR       write the receiver's CPU profile there
-  --json FILE          write the result as JSON`;
+  --json FILE          write the result as JSON
+  -h, --help           this text`;
 
 export async function runScaleCli(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      scale: { type: 'string' },
-      ids: { type: 'string', default: 'uuid' },
-      store: { type: 'string', default: 'sqlite' },
-      'database-url': { type: 'string', default: 'postgres://127.0.0.1:5432/test' },
-      'batch-users': { type: 'string', default: '1000' },
-      'in-flight': { type: 'string', default: '4' },
-      cohorts: { type: 'string', default: '1' },
-      bare: { type: 'string', default: '1,20' },
-      env: { type: 'string', multiple: true, default: [] },
-      'no-pin': { type: 'boolean', default: false },
-      json: { type: 'string' },
-      'cpu-prof': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
+  if (asksForHelp(argv)) {
     console.log(scaleUsage);
     return 0;
   }
+  const values = readScaleArgs(argv);
+  if (values === undefined) return 2;
   const memberships = Number(values.scale);
   const ids = values.ids as UserIdStyle;
   const store = values.store as 'sqlite' | 'postgres';
@@ -85,6 +70,34 @@ export async function runScaleCli(argv: string[]): Promise<number> {
     writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
   }
   return 0;
+}
+
+/** The options, or undefined after printing what is wrong with them. */
+function readScaleArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        scale: { type: 'string' },
+        ids: { type: 'string', default: 'uuid' },
+        store: { type: 'string', default: 'sqlite' },
+        'database-url': { type: 'string', default: 'postgres://127.0.0.1:5432/test' },
+        'batch-users': { type: 'string', default: '1000' },
+        'in-flight': { type: 'string', default: '4' },
+        cohorts: { type: 'string', default: '1' },
+        bare: { type: 'string', default: '1,20' },
+        env: { type: 'string', multiple: true, default: [] },
+        'no-pin': { type: 'boolean', default: false },
+        json: { type: 'string' },
+        'cpu-prof': { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    // parseArgs words its errors well ("Unknown option '--x'"); print them with the usage.
+    console.error(`${(error as Error).message}\n\n${scaleUsage}`);
+    return undefined;
+  }
 }
 
 /** The figures the targets are about, as ratios within this run. */

@@ -4,7 +4,13 @@
  * Pure of the environment: the entry file (`dlq.ts`) gives it the backends and a place to print.
  */
 import { writeFile } from 'node:fs/promises';
-import { type Letter, type LetterKind, letterBytes, letterKinds } from '../core/dead-letters/dead-letters.ts';
+import {
+  keptBodySize,
+  type Letter,
+  type LetterKind,
+  letterBytes,
+  letterKinds,
+} from '../core/dead-letters/dead-letters.ts';
 import { type ReplayDeps, replayed, replayLetter } from '../replay/replay-letter.ts';
 import type { ReplayOutcome } from '../runtime/extension.ts';
 import type { Backends } from '../runtime/receiver.ts';
@@ -14,13 +20,19 @@ export const dlqUsage = `Usage: npm run dlq -- <command> [id] [options]
 Commands
   list [--kind K] [--limit N]     letters, newest first (default limit 50)
   show <id>                       one letter, with its whole body (base64 when it is not UTF-8)
-  download <id> [--out FILE]      the body's exact bytes, to FILE or to standard output
+  download <id> [--out FILE]      the body's exact bytes (of a cut one, those kept), to FILE or stdout
   replay <id> | --all [--kind K]  replay and drop it (kept if it cannot be replayed):
                                     failed   -> back to the workers (QUEUE=memory: applied to the store)
                                     rejected -> parsed again and accepted if it now passes
                                     sink     -> its users' current state sent to the sink again
   drop <id> | --all [--kind K]    delete it
+  help, -h, --help                this text
 Kinds: rejected (quarantined 400/422 bodies), failed (batches never applied), sink (changes a sink refused)`;
+
+/** `--help`, `-h` or the `help` command: the usage, and nothing opened. */
+export function asksForHelp(argv: readonly string[]): boolean {
+  return argv[0] === 'help' || argv.includes('--help') || argv.includes('-h');
+}
 
 export interface DlqDeps extends Omit<ReplayDeps, 'queue' | 'store'> {
   backends: Pick<Backends, 'queue' | 'store' | 'deadLetters'>;
@@ -73,7 +85,7 @@ export async function runDlq(argv: string[], deps: DlqDeps): Promise<number> {
       if (args.out !== undefined) {
         await writeFile(args.out, bytes);
         deps.print(
-          `${bytes.length} bytes written to ${args.out}${letter.truncated ? ' (truncated when kept)' : ''}`,
+          `${bytes.length} bytes written to ${args.out}${letter.truncated ? ` (${keptBodySize(letter)}: the rest was not kept)` : ''}`,
         );
       } else if (deps.writeBytes) deps.writeBytes(bytes);
       else {
@@ -150,7 +162,8 @@ function parseArguments(argv: string[]): Arguments {
   };
   for (let index = 0; index < argv.length; index += 1) {
     const value = argv[index] as string;
-    if (value === '--all') args.all = true;
+    if (value === '--help' || value === '-h') args.command = 'help';
+    else if (value === '--all') args.all = true;
     else if (value === '--kind') {
       const kind = argv[++index];
       if (!letterKinds.includes(kind as LetterKind)) {
@@ -177,7 +190,7 @@ function parseArguments(argv: string[]): Arguments {
 function summary(letter: Letter): string {
   const reason = letter.reason.length > 100 ? `${letter.reason.slice(0, 99)}…` : letter.reason;
   const encoding = letter.encoding === 'base64' ? ', not UTF-8' : '';
-  const size = `${letterBytes(letter).length} B${encoding}${letter.truncated ? ' (truncated)' : ''}`;
+  const size = `${letter.truncated ? keptBodySize(letter) : `${letterBytes(letter).length} B`}${encoding}`;
   const created = new Date(letter.createdAt).toISOString();
   return [letter.id, letter.kind, created, letter.messageId ?? '-', size, reason].join('  ');
 }

@@ -6,9 +6,15 @@ import { pino } from 'pino';
 import { batchParserFor, configOrRefusal, openBackends } from '../compose.ts';
 import { lettersWhere } from '../runtime/receiver.ts';
 import { createSinks } from '../runtime/sink-settings.ts';
-import { runDlq } from './dlq-command.ts';
+import { asksForHelp, dlqUsage, runDlq } from './dlq-command.ts';
 
 async function main(): Promise<number> {
+  // Before the configuration: the usage needs no backend, and a shell without the receiver's
+  // variables must still get it.
+  if (asksForHelp(process.argv.slice(2))) {
+    console.log(dlqUsage);
+    return 0;
+  }
   const loaded = configOrRefusal(process.env);
   if ('refusal' in loaded) {
     console.error(loaded.refusal);

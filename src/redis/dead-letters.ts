@@ -41,6 +41,7 @@ export function createRedisDeadLetters(
       truncated: field.truncated === '1',
       messageId: field.message_id || null,
       createdAt: Number(entryId.split('-')[0]),
+      ...(field.received_bytes ? { receivedBytes: Number(field.received_bytes) } : {}),
     };
   };
 
@@ -62,6 +63,8 @@ export function createRedisDeadLetters(
         letter.truncated ? '1' : '0',
         'message_id',
         letter.messageId ?? '',
+        'received_bytes',
+        letter.receivedBytes === undefined ? '' : String(letter.receivedBytes),
       );
       return `${letter.kind}:${entryId}`;
     },

@@ -1,5 +1,6 @@
 /** @module The process's pino logger: JSON lines on stdout, written once per event-loop turn. */
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import { errorText } from '../core/error-text.ts';
 
 /** Upper bound of one write(2); a turn that logs more writes more than once. */
 const MAX_WRITE_BYTES = 1024 * 1024;
@@ -13,7 +14,7 @@ const MAX_PENDING_CHARS = 64 * 1024;
 /**
  * pino with its writer (sonic-boom) set up for a receiver that may log 100k lines a second:
  * - buffer mode: appending a Buffer costs O(1) a line, where string mode re-measures the whole
- *   pending string on every append and fell behind under load (docs/performance.md#apply-profile);
+ *   pending string on every append and fell behind under load (docs/performance-journal.md#apply-profile);
  * - the lines of a turn are joined as one string and handed over as one Buffer (or one per
  *   64 Ki characters), not one Buffer per line;
  * - one synchronous write per event-loop turn, of everything that turn logged, so no asynchronous
@@ -65,7 +66,18 @@ export function createLogger(options: LoggerOptions, fd = 1): Logger {
       out.flush(cb);
     },
   };
-  return pino(options, lines);
+  return pino({ ...options, serializers: { err: serializeError, ...options.serializers } }, lines);
+}
+
+/**
+ * pino's own error serializer, but with each cause's message said once: pino appends every cause's
+ * message whole, and a wrapper that quotes its cause (`POST … failed: fetch failed`) then reads
+ * `fetch failed: fetch failed`.
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error);
+  if (error instanceof Error) serialized.message = errorText(error);
+  return serialized;
 }
 
 /**

@@ -4,7 +4,9 @@
  * stops start-up with the same one line per variable as any other setting.
  */
 import { type Logger, pino } from 'pino';
+import type { z } from 'zod';
 import type { Sink } from '../core/sinks/sink.ts';
+import { closestName } from './closest-name.ts';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
 import { type SinkDefinition, settingsPrefix } from './sink-definition.ts';
 
@@ -84,7 +86,14 @@ function readSettings(
     // Empty means unset, as for every other variable.
     if (value !== undefined && value !== '') input[key] = value;
   }
-  const result = definition.settings.safeParse(input);
+  // An unset variable is "required", in the same words whatever the schema (a zod default would
+  // say "Invalid input: expected string, received undefined"); a message of the schema's own wins.
+  const result = definition.settings.safeParse(input, {
+    error: (issue) =>
+      issue.code === 'invalid_type' && issue.input === undefined
+        ? requiredMessage(definition.settings, issue.path?.[0])
+        : undefined,
+  });
   if (result.success) return { settings: result.data };
   return {
     issues: result.error.issues.map((issue) => ({
@@ -93,4 +102,51 @@ function readSettings(
       message: issue.message.replaceAll('SINK_<NAME>_', prefix),
     })),
   };
+}
+
+/** `required`, then what the setting is for when its schema says it with `.describe(…)`. */
+function requiredMessage(settings: z.ZodObject, key: PropertyKey | undefined): string {
+  const description = key === undefined ? undefined : settings.shape[String(key)]?.description;
+  return description === undefined ? 'required' : `required: ${description}`;
+}
+
+/**
+ * The `SINK_*` variables no sink reads, each refused with the known name it most likely meant: a
+ * misspelled setting would otherwise be ignored, and its sink run on the default. Known are
+ * `reserved` (SINKS, SINK_MAX_ATTEMPTS…), every setting of every sink kind, and, since a
+ * `kind:label` sink not listed now may be listed again, `SINK_<KIND>_<LABEL>_<KEY>` too.
+ */
+export function unknownSinkVariables(
+  env: Env,
+  definitions: readonly SinkDefinition[],
+  setups: readonly SinkSetup[],
+  reserved: readonly string[],
+): ConfigIssue[] {
+  const keysOf = (definition: SinkDefinition) => Object.keys(definition.settings.shape);
+  const exact = new Set([
+    ...reserved,
+    ...definitions.flatMap((definition) =>
+      keysOf(definition).map((key) => `${settingsPrefix(definition.kind)}${key}`),
+    ),
+    ...setups.flatMap(({ definition, name }) =>
+      keysOf(definition).map((key) => `${settingsPrefix(name)}${key}`),
+    ),
+  ]);
+  const labelled = (variable: string) =>
+    definitions.some((definition) => {
+      const prefix = settingsPrefix(definition.kind);
+      return (
+        variable.startsWith(prefix) &&
+        keysOf(definition).some((key) =>
+          new RegExp(`^[A-Z0-9][A-Z0-9_]*_${key}$`).test(variable.slice(prefix.length)),
+        )
+      );
+    });
+  return Object.keys(env)
+    .filter((variable) => variable.startsWith('SINK_') && !exact.has(variable) && !labelled(variable))
+    .sort()
+    .map((variable) => ({
+      variable,
+      message: `no sink reads it; did you mean ${closestName(variable, exact)}? (docs/sinks.md#settings)`,
+    }));
 }

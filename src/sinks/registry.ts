@@ -5,5 +5,11 @@
 import { logSink, type SinkDefinition } from '../runtime/sink-definition.ts';
 import { exampleCrmTagsSink } from './example-crm-tags.ts';
 import { httpSink } from './http.ts';
+import { ndjsonFileSink } from './ndjson-file.ts';
 
-export const sinkDefinitions: readonly SinkDefinition[] = [logSink, httpSink, exampleCrmTagsSink];
+export const sinkDefinitions: readonly SinkDefinition[] = [
+  logSink,
+  httpSink,
+  exampleCrmTagsSink,
+  ndjsonFileSink,
+];

@@ -9,6 +9,7 @@ interface Row {
   body: string;
   encoding: BodyEncoding;
   truncated: number;
+  received_bytes: number | null;
   message_id: string | null;
   created_at: number;
 }
@@ -22,6 +23,7 @@ const toLetter = (row: Row): Letter => ({
   truncated: row.truncated === 1,
   messageId: row.message_id,
   createdAt: row.created_at,
+  ...(row.received_bytes === null ? {} : { receivedBytes: row.received_bytes }),
 });
 
 /**
@@ -55,13 +57,16 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
     body TEXT NOT NULL,
     encoding TEXT NOT NULL DEFAULT 'utf8',
     truncated INTEGER NOT NULL,
+    received_bytes INTEGER,
     message_id TEXT,
     created_at INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters (kind, id)`);
-  addEncodingColumn(db);
+  // Files made before a column existed get it: their rows were all text, their sizes unrecorded.
+  addColumn(db, 'encoding', "TEXT NOT NULL DEFAULT 'utf8'");
+  addColumn(db, 'received_bytes', 'INTEGER');
   const insert = db.prepare(
-    'INSERT INTO dead_letters (kind, reason, body, encoding, truncated, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO dead_letters (kind, reason, body, encoding, truncated, received_bytes, message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   // Keeps the newest maxPerKind of a kind: one indexed delete per insert.
   const trim = db.prepare(
@@ -80,6 +85,7 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
       letter.body,
       letter.encoding ?? 'utf8',
       letter.truncated ? 1 : 0,
+      letter.receivedBytes ?? null,
       letter.messageId ?? null,
       Date.now(),
     );
@@ -149,12 +155,12 @@ export function createSqliteDeadLetters(db: Database, options: { maxPerKind: num
   };
 }
 
-/** A file made before bodies kept their encoding gets the column; its rows were all text. */
-function addEncodingColumn(db: Database): void {
+/** Adds `column` to a dead_letters table made before it existed. */
+function addColumn(db: Database, column: string, definition: string): void {
   // Immediate: a receiver and `npm run dlq` opening the same old file cannot both add it.
   db.transaction(() => {
     const columns = db.prepare<[], { name: string }>('PRAGMA table_info(dead_letters)').all();
-    if (columns.some((column) => column.name === 'encoding')) return;
-    db.exec("ALTER TABLE dead_letters ADD COLUMN encoding TEXT NOT NULL DEFAULT 'utf8'");
+    if (columns.some((existing) => existing.name === column)) return;
+    db.exec(`ALTER TABLE dead_letters ADD COLUMN ${column} ${definition}`);
   }).immediate();
 }

@@ -41,6 +41,7 @@ export function describeDeadLettersContract(name: string, factory: DeadLettersFa
         truncated: false,
         messageId: 'm1',
       });
+      expect(listed?.receivedBytes).toBeUndefined();
       expect(listed?.createdAt).toBeGreaterThan(Date.now() - 60_000);
       expect(await letters.get(listed?.id ?? '')).toEqual(listed);
     });
@@ -120,7 +121,9 @@ export function describeDeadLettersContract(name: string, factory: DeadLettersFa
       await letters.add({ kind: 'rejected', reason: 'text', ...keptBody(text) });
       await letters.add({ kind: 'rejected', reason: 'binary', ...keptBody(binary) });
       const [cutBinary, cutText] = await letters.list();
-      expect(cutText).toMatchObject({ truncated: true, encoding: 'utf8' });
+      // The size received goes with the cut, so the letter says what part of the body it holds.
+      expect(cutText).toMatchObject({ truncated: true, encoding: 'utf8', receivedBytes: text.length });
+      expect(cutBinary).toMatchObject({ receivedBytes: binary.length });
       expect(letterBytes(cutText as Letter).equals(text.subarray(0, maxKeptBodyBytes - 1))).toBe(true);
       expect(cutBinary).toMatchObject({ truncated: true, encoding: 'base64' });
       expect(letterBytes(cutBinary as Letter).equals(binary.subarray(0, maxKeptBodyBytes))).toBe(true);

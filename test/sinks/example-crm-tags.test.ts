@@ -63,12 +63,14 @@ describe('example-crm-tags sink', () => {
 });
 
 describe('docs/sinks.md', () => {
-  it('quotes the example sink byte for byte, so the page cannot drift from the code', async () => {
+  it('quotes the example sinks byte for byte, so the page cannot drift from the code', async () => {
     const page = await readFile(new URL('../../docs/sinks.md', import.meta.url), 'utf8');
     // Each quoted file is marked `<!-- verbatim: path -->` right above its code block.
     const quoted = [...page.matchAll(/<!-- verbatim: (\S+) -->\n```ts\n([\s\S]*?)```\n/g)];
     expect(quoted.map((match) => match[1])).toEqual([
       'src/sinks/example-crm-tags.ts',
+      'src/sinks/ndjson-file.ts',
+      'test/sinks/ndjson-file.contract.test.ts',
       'test/sinks/example-crm-tags.contract.test.ts',
     ]);
     for (const [, path = '', code] of quoted) {

@@ -123,7 +123,7 @@ describe('sink configuration', () => {
 
   it('refuses an unknown sink, an http sink without a URL, and the old shared SINK_* names', () => {
     expect(refusal({ SINKS: 'log,kafka,Bad' })).toEqual([
-      'invalid configuration: SINKS: unknown sink "kafka"; known: log, http, example-crm-tags, none; "Bad" is not a sink: lowercase letters, digits and "-", or kind:label (e.g. http:crm)',
+      'invalid configuration: SINKS: unknown sink "kafka"; known: log, http, example-crm-tags, ndjson-file, none; "Bad" is not a sink: lowercase letters, digits and "-", or kind:label (e.g. http:crm)',
     ]);
     expect(refusal({ SINKS: 'http' })).toEqual([
       'invalid configuration: SINK_HTTP_URL: required: where the sink POSTs',
@@ -135,5 +135,36 @@ describe('sink configuration', () => {
       'invalid configuration: SINK_RATE_PER_SECOND: renamed SINK_HTTP_RATE_PER_SECOND: each sink has its own (docs/sinks.md)',
       'invalid configuration: SINK_CONCURRENCY: renamed SINK_HTTP_CONCURRENCY: each sink has its own (docs/sinks.md)',
     ]);
+  });
+
+  it('refuses a SINK_* variable no sink reads, naming the setting it most likely meant', () => {
+    expect(
+      refusal({
+        SINKS: 'http,http:crm',
+        SINK_HTTP_URL: 'https://hooks.example.com/a',
+        SINK_HTTP_RATE_PER_SECCOND: '5',
+        SINK_HTTP_CRM_URL: 'https://crm.example.com/b',
+        SINK_HTTP_CRM_BATCHSIZE: '10',
+        SINK_HTPP_HEADERS: '{}',
+        SINK_MAX_ATEMPTS: '3',
+      }),
+    ).toEqual([
+      'invalid configuration: SINK_HTPP_HEADERS: no sink reads it; did you mean SINK_HTTP_HEADERS? (docs/sinks.md#settings)',
+      'invalid configuration: SINK_HTTP_CRM_BATCHSIZE: no sink reads it; did you mean SINK_HTTP_CRM_BATCH_SIZE? (docs/sinks.md#settings)',
+      'invalid configuration: SINK_HTTP_RATE_PER_SECCOND: no sink reads it; did you mean SINK_HTTP_RATE_PER_SECOND? (docs/sinks.md#settings)',
+      'invalid configuration: SINK_MAX_ATEMPTS: no sink reads it; did you mean SINK_MAX_ATTEMPTS? (docs/sinks.md#settings)',
+    ]);
+  });
+
+  it('takes the settings of sinks SINKS does not list now, labelled ones included', () => {
+    const env = {
+      SINKS: 'log',
+      SINK_MAX_ATTEMPTS: '3',
+      SINK_HTTP_URL: 'https://hooks.example.com/a',
+      SINK_HTTP_MAIL_RATE_PER_SECOND: '2',
+      SINK_NDJSON_FILE_PATH: '/tmp/changes.ndjson',
+    };
+    expect(loadConfig(env).SINKS.map((sink) => sink.name)).toEqual(['log']);
+    expect(loadConfig({ ...env, SINKS: 'none' }).SINKS).toEqual([]);
   });
 });

@@ -29,16 +29,20 @@ export interface NewLetter {
   encoding?: BodyEncoding;
   /** True when `body` was cut to the size limit. */
   truncated?: boolean;
+  /** The body's size as it was received, when `truncated`: what the kept bytes are the start of. */
+  receivedBytes?: number;
   messageId?: string;
 }
 
-export interface Letter extends Required<Omit<NewLetter, 'messageId' | 'encoding'>> {
+export interface Letter extends Required<Omit<NewLetter, 'messageId' | 'encoding' | 'receivedBytes'>> {
   id: string;
   messageId: string | null;
   /** Every backend sets it; a letter built by hand without it is text. */
   encoding?: BodyEncoding;
   /** Epoch ms. */
   createdAt: number;
+  /** Set on a letter cut when kept (`truncated`), unless it was kept before the size was recorded. */
+  receivedBytes?: number;
 }
 
 export interface DeadLetters {
@@ -52,7 +56,10 @@ export interface DeadLetters {
   close(): Promise<void>;
 }
 
-/** Rejected bodies are kept up to this many bytes: enough to see what a template produced. */
+/**
+ * Rejected bodies are kept up to this many bytes: enough to see what a template produced, and
+ * QUARANTINE_MAX of them fit in memory (Redis holds them in RAM) whatever MAX_BODY_BYTES allows.
+ */
 export const maxKeptBodyBytes = 64 * 1024;
 
 /** Cuts a body to the kept size, on a character boundary. */
@@ -71,16 +78,49 @@ export function truncateBody(body: string): { body: string; truncated: boolean }
  * The fields of a letter that keep `raw` exactly: as text when it is UTF-8 (readable in `dlq
  * list` and `show`), else base64, so a replay or a download gives back the bytes that were sent.
  */
-export function keptBody(raw: Buffer): Required<Pick<NewLetter, 'body' | 'encoding' | 'truncated'>> {
-  if (isUtf8(raw)) return { ...truncateBody(raw.toString('utf8')), encoding: 'utf8' };
+export function keptBody(
+  raw: Buffer,
+): Required<Pick<NewLetter, 'body' | 'encoding' | 'truncated'>> & Pick<NewLetter, 'receivedBytes'> {
+  // The received size goes with a cut body, so whoever reads the letter knows what part it holds.
+  const received = (kept: { truncated: boolean }) => (kept.truncated ? { receivedBytes: raw.length } : {});
+  if (isUtf8(raw)) {
+    const kept = truncateBody(raw.toString('utf8'));
+    return { ...kept, encoding: 'utf8', ...received(kept) };
+  }
   const truncated = raw.length > maxKeptBodyBytes;
   const kept = truncated ? raw.subarray(0, maxKeptBodyBytes) : raw;
-  return { body: kept.toString('base64'), encoding: 'base64', truncated };
+  return { body: kept.toString('base64'), encoding: 'base64', truncated, ...received({ truncated }) };
 }
 
 /** The bytes a letter holds, decoded from its encoding. */
 export function letterBytes(letter: Pick<Letter, 'body' | 'encoding'>): Buffer {
   return Buffer.from(letter.body, letter.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/**
+ * What a letter's body holds, for a person: `1,234 bytes`, or for a cut one
+ * `the first 64 KiB of 7.5 MiB received`, so nobody takes the part for the whole.
+ */
+export function keptBodySize(
+  letter: Pick<Letter, 'body' | 'encoding' | 'truncated' | 'receivedBytes'>,
+): string {
+  const kept = letterBytes(letter).length;
+  if (!letter.truncated) return `${kept.toLocaleString('en-US')} bytes`;
+  const of = letter.receivedBytes === undefined ? '' : ` of ${byteSize(letter.receivedBytes)} received`;
+  return `the first ${byteSize(kept)}${of}`;
+}
+
+/** `812 B`, `64 KiB`, `7.5 MiB`. */
+function byteSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${Number(value.toFixed(digits))} ${units[unit]}`;
 }
 
 /** The largest cut at or below `limit` that does not split a UTF-8 sequence of `bytes`. */

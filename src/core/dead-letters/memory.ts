@@ -16,6 +16,7 @@ export function createMemoryDeadLetters(options: { maxPerKind: number }): DeadLe
         truncated: letter.truncated ?? false,
         messageId: letter.messageId ?? null,
         createdAt: Date.now(),
+        ...(letter.receivedBytes === undefined ? {} : { receivedBytes: letter.receivedBytes }),
       });
       const ofKind = letters.filter((kept) => kept.kind === letter.kind);
       if (ofKind.length > options.maxPerKind) letters.splice(letters.indexOf(ofKind[0] as Letter), 1);

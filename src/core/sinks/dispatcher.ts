@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../dead-letters/dead-letters.ts';
+import { errorText } from '../error-text.ts';
 import type { ReceiverEvents } from '../events.ts';
 import type { MembershipChange } from '../store/store.ts';
 import { type RetryOptions, type SendFailure, sendWithRetries } from './retry.ts';
@@ -94,7 +95,7 @@ function createOrderedLanes(sink: Sink, options: SinkDispatcherOptions, signal: 
       messageId,
       delivered: changes.length - undelivered.length,
       failed: undelivered.length,
-      ...(lastFailure ? { error: `${lastFailure.error.name}: ${lastFailure.error.message}` } : {}),
+      ...(lastFailure ? { error: `${lastFailure.error.name}: ${errorText(lastFailure.error)}` } : {}),
     });
     if (lastFailure === undefined) return;
     const { error, attempts } = lastFailure;
@@ -105,7 +106,7 @@ function createOrderedLanes(sink: Sink, options: SinkDispatcherOptions, signal: 
     const body: SinkLetterBody = { sink: sink.name, changes: undelivered };
     await options.deadLetters.add({
       kind: 'sink',
-      reason: `${sink.name}: ${error.name}: ${error.message} (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`,
+      reason: `${sink.name}: ${error.name}: ${errorText(error)} (after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'})`,
       body: JSON.stringify(body),
       ...(messageId === undefined ? {} : { messageId }),
     });

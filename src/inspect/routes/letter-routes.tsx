@@ -101,7 +101,8 @@ export function letterRoutes(ctx: InspectorContext) {
     const letter = await deps.deadLetters.get(c.req.param('id'));
     if (letter === undefined) return letterNotFound(c);
     const bytes = Buffer.from(letter.body, letter.encoding === 'base64' ? 'base64' : 'utf8');
-    const name = `letter-${letter.id.replace(/[^A-Za-z0-9._-]/g, '_')}.body`;
+    // A cut body says so in its name too: the file outlives the page that explained it.
+    const name = `letter-${letter.id.replace(/[^A-Za-z0-9._-]/g, '_')}${letter.truncated ? '.partial' : ''}.body`;
     logAction(ctx, c, 'download', { letter: letter.id, bytes: bytes.length });
     return c.body(new Uint8Array(bytes), 200, {
       'Content-Type': 'application/octet-stream',

@@ -1,5 +1,10 @@
 /** @module Quarantine and dead letters: lists with filters, one letter, the by-filter form. */
-import { type Letter, type LetterKind, letterBytes } from '../../core/dead-letters/dead-letters.ts';
+import {
+  keptBodySize,
+  type Letter,
+  type LetterKind,
+  letterBytes,
+} from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime } from '../format.ts';
 import { type LetterFilter, letterCohorts } from '../letter-filter.ts';
@@ -99,8 +104,7 @@ export function LettersPage(props: LettersProps) {
               <td>{letterCohorts(letter).join(', ') || '—'}</td>
               <td>{letter.messageId ?? '—'}</td>
               <td class="num">
-                {formatCount(letterBytes(letter).length)}
-                {letter.truncated ? ' (cut)' : ''}
+                {letter.truncated ? keptBodySize(letter) : formatCount(letterBytes(letter).length)}
               </td>
             </tr>
           ))}
@@ -142,10 +146,12 @@ export function LetterPage(props: {
         <dd class="error">{letter.reason}</dd>
         <dt>body</dt>
         <dd>
-          {formatCount(bytes.length)} bytes{letter.truncated ? ', cut to the size limit when kept' : ''}
+          {letter.truncated
+            ? `${keptBodySize(letter)}: only these were kept, so the body cannot be replayed`
+            : `${formatCount(bytes.length)} bytes`}
           {letter.encoding === 'base64' ? ', not UTF-8 (shown with replacement characters)' : ''} ·{' '}
           <a href={`${base}/letters/${encodeURIComponent(letter.id)}/body`} download>
-            download the exact bytes
+            {letter.truncated ? 'download the bytes kept' : 'download the exact bytes'}
           </a>
         </dd>
       </dl>
