@@ -1,6 +1,6 @@
 /**
  * @module `npx tsx bench/acks-while-applying.ts`: ack latency while the receiver applies a backlog
- * (docs/performance.md#acks-while-applying). Per round and per APPLY_THREAD setting: a fresh
+ * (docs/performance-journal.md#acks-while-applying-the-apply-thread-2026-12-01). Per round and per APPLY_THREAD setting: a fresh
  * receiver (defaults: QUEUE=sqlite, STORE=sqlite, info logs, auth on) gets a backlog of 1,000-user
  * bodies with random ids, then 100-user bodies paced at a fixed rate (open loop) while it applies;
  * then the bare server B gets the same paced load. Nothing is pinned: the apply thread needs the

@@ -1,6 +1,6 @@
 /**
  * @module `npx tsx bench/wrk-compare.ts`: the ack path measured from outside, with wrk, against
- * the bare server B in the same run (docs/performance.md#outside-measurement-wrk). A fresh
+ * the bare server B in the same run (docs/performance-journal.md#outside-measurement-wrk). A fresh
  * `ROLE=receiver` per queue and body size (info logs, auth on), B beside it, both pinned to CPU 0
  * and wrk to CPU 1; rounds alternate receiver and B. Prints one Markdown row per queue × size.
  *

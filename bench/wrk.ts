@@ -1,7 +1,7 @@
 /**
  * @module Drives wrk (a load generator nobody here wrote) with POST bodies: a Lua script that
  * sends one body per request with a fresh message_id and prints its result as one JSON line.
- * The outside check on the bench's own autocannon numbers (docs/performance.md#outside-measurement-wrk).
+ * The outside check on the bench's own autocannon numbers (docs/performance-journal.md#outside-measurement-wrk).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -3,7 +3,7 @@
  * `batchUsers`, `inFlight` requests at a time, a 503 retried after a pause, as Amplitude does), and
  * reports the apply rate over each tenth of the fill, then at full size the churn rate, the read
  * API's latency and the memory and disk it takes; then runs the bare loop (bare-loop.ts) with the
- * same ids into the same layout, in the same run, for the ratio (docs/performance.md#scale-run).
+ * same ids into the same layout, in the same run, for the ratio (docs/performance-journal.md#scale-run).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';

@@ -14,7 +14,7 @@ const CACHE_KIB = 64 * 1024;
 /**
  * The page size of a new file (SQLite's default is 4 KiB). Random user ids dirty a leaf page per
  * user whatever its size; larger pages make the B-tree shallower and let a group commit's users share
- * leaves, so fewer pages are written per user (docs/performance.md#what-writes-fewer-pages). A file
+ * leaves, so fewer pages are written per user (docs/performance-journal.md#what-writes-fewer-pages). A file
  * created with another page size keeps it.
  */
 const NEW_FILE_PAGE_BYTES = 16_384;

@@ -1,7 +1,7 @@
 /**
  * @module The DeliveryLog port: what the receiver saw and answered, and what a worker then did with
  * each accepted batch, kept (bounded) for the inspector page. Recording is fire-and-forget and
- * batched so it stays off the ack path's critical work (docs/design.md#inspector).
+ * batched so it stays off the ack path's critical work (docs/inspect.md).
  *
  * One row per answered request: a duplicate gets its own row (outcome `duplicate`, so the live tail
  * and the `duplicate` filter show each retry Amplitude sent) and also increments `duplicates` on the
