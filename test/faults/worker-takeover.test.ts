@@ -124,7 +124,7 @@ describeWithService(
     it('never claims a batch whose long apply is still running on a live worker', {
       timeout: 120_000,
     }, async () => {
-      const claimIdleMs = 1000;
+      const claimIdleMs = 500;
       deployment = await start({ REDIS_CLAIM_IDLE_MS: String(claimIdleMs) });
       const users = Array.from({ length: 100_000 }, (_, i) => ({ userId: `slow-${i.toString(36)}-${i}` }));
       const batch: CohortBatch = {
