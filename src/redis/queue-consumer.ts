@@ -36,10 +36,9 @@ const forgetConsumersIdleMs = 60 * 60 * 1000;
 
 export function createRedisConsumer(options: RedisConsumerOptions): QueueConsumer {
   const { redis, keys, claimIdleMs, now } = options;
-  // Five heartbeats must fail in a row before a live consumer's entry looks dead; a dead one's
-  // entries are claimed within a fifth of the idle time after they became claimable.
-  const heartbeatMs = Math.max(50, claimIdleMs / 5);
-  const claimCheckMs = Math.max(50, claimIdleMs / 5);
+  // Every fifth of the idle time: five heartbeats must fail in a row before a live consumer's entry
+  // looks dead, and a dead one's entries are claimed within a fifth of it once claimable.
+  const beatMs = Math.max(50, claimIdleMs / 5);
   const consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   let rules: HandOverRules<StreamEntry> | undefined;
@@ -125,7 +124,7 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
     ])) as [string, ...[string, string[], number][]];
     const [next, ...claimed] = reply;
     claimCursor = next;
-    if (claimed.length === 0 && claimCursor === '0-0') nextClaimAt = now() + claimCheckMs;
+    if (claimed.length === 0 && claimCursor === '0-0') nextClaimAt = now() + beatMs;
     // This consumer's own entry, idle since Redis was away: it is in `queued` already.
     const fresh = claimed.filter(([id]) => !inHand.has(id));
     const [id, fields, deliveries] = fresh[0] ?? [];
@@ -256,7 +255,7 @@ export function createRedisConsumer(options: RedisConsumerOptions): QueueConsume
         nextClaimAt = now() + claimIdleMs;
       });
       redis.on('ready', keepClaimed);
-      heartbeat = setInterval(keepClaimed, heartbeatMs);
+      heartbeat = setInterval(keepClaimed, beatMs);
       heartbeat.unref();
       running = true;
       void readLoop(reader).finally(() => {

@@ -93,9 +93,6 @@ export function createSqliteConsumer(db: Database, options: SqliteConsumerOption
     try {
       // biome-ignore lint/style/noNonNullAssertion: the loop only runs once start() set them.
       if (!(await handOverUntilDone(toEntry(row), rules!))) return;
-      // Done after the queue closed (a shutdown's deadline): the row stays, as the shutdown counted
-      // it, and the next start hands it over again, which changes nothing in the store.
-      if (closed) return;
       deleteEntry.run(row.id);
       options.onRemoved(row.bytes);
     } catch {

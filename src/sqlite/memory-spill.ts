@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type MemorySpill, SpillError } from '../core/queue/memory.ts';
 import { queuedBody, type StoredFormat } from '../runtime/stored-batch.ts';
-import { takeUpSpillFiles, writeSpillFiles } from './spill-files.ts';
+import { type SpilledBatch, sumUsers, takeUpSpillFiles, writeSpillFiles } from './spill-files.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue_memory_spill (
@@ -62,7 +62,7 @@ export function moveSpillIntoInbox(db: Database): number {
 export function takeUpSpillFilesInto(db: Database, inboxPath: string, logger: Logger): void {
   db.exec(SCHEMA);
   const insert = db.prepare<[string, number, number, number, string]>(INSERT_ROW);
-  const keepAll = db.transaction((batches: Parameters<Parameters<typeof takeUpSpillFiles>[1]>[0]) => {
+  const keepAll = db.transaction((batches: SpilledBatch[]) => {
     for (const { messageId, users, acceptedAt, receivedAt, body } of batches)
       insert.run(messageId, users, acceptedAt, receivedAt, body);
   });
@@ -125,7 +125,7 @@ function spillFailure(
   inboxPath: string | undefined,
   batches: Parameters<MemorySpill['save']>[0],
 ): SpillError {
-  const users = batches.reduce((sum, batch) => sum + batch.users, 0);
+  const users = sumUsers(batches);
   const { kept, lost } =
     inboxPath === undefined
       ? { kept: [], lost: { batches: batches.length, users } }

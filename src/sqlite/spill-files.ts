@@ -155,7 +155,7 @@ function readLines(text: string): SpilledBatch[] {
   return batches;
 }
 
-function sumUsers(batches: readonly { users: number }[]): number {
+export function sumUsers(batches: readonly { users: number }[]): number {
   return batches.reduce((sum, batch) => sum + batch.users, 0);
 }
 

@@ -34,7 +34,9 @@ export interface HandOverRules<Entry extends WaitingBatch> {
 
 /**
  * Hands `entry` over until the handler resolves (true), or until a failed attempt finds the queue
- * closed (false: the caller leaves the batch queued).
+ * closed (false: the caller leaves the batch queued). A handler that resolves after the queue
+ * closed (a shutdown's deadline) also gives false: the shutdown counted the batch as left, so it
+ * stays and the next start hands it over again, which changes nothing in the store.
  */
 export async function handOverUntilDone<Entry extends WaitingBatch>(
   entry: Entry,
@@ -45,7 +47,7 @@ export async function handOverUntilDone<Entry extends WaitingBatch>(
     try {
       await rules.beforeAttempt?.(entry, attempt);
       await rules.handler({ messageId, users, body, receivedAt }, { attempt, acceptedAt });
-      return true;
+      return !rules.isClosed();
     } catch (error) {
       // The handler owns apply retries and dead letters; this is "even that failed" (the dead
       // letters are down, the disk is full): try again rather than drop an acknowledged batch.

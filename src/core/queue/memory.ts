@@ -82,9 +82,6 @@ export function createMemoryQueue(options: MemoryQueueOptions): Queue {
   const run = async (entry: Entry) => {
     // biome-ignore lint/style/noNonNullAssertion: tasks only start after consume() set the rules.
     if (!(await handOverUntilDone(entry, rules!))) return;
-    // Finished after the close kept it: it stays kept, as the shutdown counted it, and is handed
-    // over again at the next start, which changes nothing (the register is idempotent).
-    if (closed) return;
     unfinished.delete(entry);
     waitingUsers -= entry.users;
     if (entry.spillId !== undefined) {
