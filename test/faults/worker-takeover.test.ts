@@ -162,9 +162,13 @@ describeWithService(
       expect(holders.size).toBe(1);
       expect(mostDeliveries).toBe(1);
 
-      const lines = deployment.workers.flatMap((worker) =>
-        worker.logLines.filter((line) => line.msg === 'batch applied'),
-      );
+      // The entry leaves the stream at the ack; the worker's log line reaches us through a pipe after.
+      const appliedLines = () =>
+        (deployment?.workers ?? []).flatMap((worker) =>
+          worker.logLines.filter((line) => line.msg === 'batch applied'),
+        );
+      await eventually(async () => appliedLines().length > 0, "the worker's 'batch applied' line");
+      const lines = appliedLines();
       expect(lines.map((line) => line.message_id)).toEqual([batch.messageId]);
       // The premise: the apply outlasted the claim idle several times over (else nothing was tested).
       expect(Number(lines[0]?.lag_ms)).toBeGreaterThan(2 * claimIdleMs);
