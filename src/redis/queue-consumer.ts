@@ -10,10 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { type HandOverRules, handOverUntilDone } from '../core/queue/hand-over.ts';
 import type { QueueConsumer } from '../runtime/durable-queue.ts';
+import { runScript } from '../runtime/redis-script.ts';
 import { connectBlockingRedis } from './connection.ts';
 import type { QueueKeys } from './queue-keys.ts';
 import { acknowledgeBatch, claimStaleBatch, keepBatchesClaimed } from './queue-scripts.ts';
-import { runScript } from './script.ts';
 import { pairs, readStreamEntry, type StreamEntry } from './stream-entry.ts';
 
 export interface RedisConsumerOptions {

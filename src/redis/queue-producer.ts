@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
 import { UnavailableError } from '../core/errors.ts';
 import type { QueuedBatch } from '../core/queue/queue.ts';
 import type { QueueProducer } from '../runtime/durable-queue.ts';
+import { runScript } from '../runtime/redis-script.ts';
 import type { QueueKeys } from './queue-keys.ts';
 import { acceptBatch, requeueBatch } from './queue-scripts.ts';
-import { runScript } from './script.ts';
 import { entryTime } from './stream-entry.ts';
 
 export interface RedisProducerOptions {

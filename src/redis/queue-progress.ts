@@ -5,8 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { MessageProgress } from '../core/queue/queue.ts';
+import { redisScript, runScript } from '../runtime/redis-script.ts';
 import type { QueueKeys } from './queue-keys.ts';
-import { redisScript, runScript } from './script.ts';
 
 /**
  * message-progress: KEYS[1] the message_id's dedupe mark, KEYS[2] the stream.

@@ -3,7 +3,7 @@
  * ARGV and result; run with `runScript` (src/redis/script.ts). Kept as TS strings rather than .lua
  * files so `tsc` ships them in dist/ as is.
  */
-import { redisScript } from './script.ts';
+import { redisScript } from '../runtime/redis-script.ts';
 
 /**
  * accept-batch: remembers a message_id and enqueues its batch as one step, so no crash can keep one

@@ -10,12 +10,12 @@ import { type MemberRow, membersPage, pageRead } from '../core/store/members-pag
 import { outcomeChange, type Register, toPropertiesJson } from '../core/store/register.ts';
 import type { CohortSummary, MembershipChange, MembershipStore, UserCohort } from '../core/store/store.ts';
 import { redactUrl } from '../runtime/redact-url.ts';
+import { runScript } from '../runtime/redis-script.ts';
 import { connectRedis, isRedisAway } from './connection.ts';
 import { applyBatchScript, writeOutcomeOf } from './lua/apply-batch.ts';
 import { listCohortsScript } from './lua/list-cohorts.ts';
 import { listMembersScript } from './lua/list-members.ts';
 import { userCohortsScript } from './lua/user-cohorts.ts';
-import { runScript } from './script.ts';
 import { type StoreKeys, storeKeys } from './store-keys.ts';
 
 export interface RedisStoreOptions {

@@ -2,8 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectRedis, waitUntilReady } from '../../src/redis/connection.ts';
-import { readOnlyScript } from '../../src/redis/lua/read-only-script.ts';
-import { redisScript, runScript } from '../../src/redis/script.ts';
+import { readOnlyScript, redisScript, runScript } from '../../src/runtime/redis-script.ts';
 import { deleteKeysUnder, randomKeyPrefix } from '../support/redis-keys.ts';
 import { describeWithService, probeRedis, redisUrl } from '../support/services.ts';
 

@@ -1,7 +1,7 @@
 /** @module Lua: apply one batch to a cohort's last-writer-wins registers, atomically. */
 
 import type { WriteOutcome } from '../../core/store/register.ts';
-import { redisScript } from '../script.ts';
+import { redisScript } from '../../runtime/redis-script.ts';
 import {
   CHUNK_LUA,
   FORMAT_REGISTER_HEAD_LUA,

@@ -1,5 +1,5 @@
 /** @module Lua: every cohort's summary (name, member count, last update) in one round trip. */
-import { readOnlyScript } from './read-only-script.ts';
+import { readOnlyScript } from '../../runtime/redis-script.ts';
 
 /**
  * Lists every cohort in byte order of its id, with its member count (ZCARD: O(1) per cohort).

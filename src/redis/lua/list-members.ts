@@ -1,5 +1,5 @@
 /** @module Lua: one page of a cohort's members, with each member's since and properties. */
-import { readOnlyScript } from './read-only-script.ts';
+import { readOnlyScript } from '../../runtime/redis-script.ts';
 import { CHUNK_LUA, PARSE_REGISTER_LUA } from './register-format.ts';
 
 /**

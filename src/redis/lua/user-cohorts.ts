@@ -1,5 +1,5 @@
 /** @module Lua: the cohorts one user is in now, with each cohort's current name and the user's since. */
-import { readOnlyScript } from './read-only-script.ts';
+import { readOnlyScript } from '../../runtime/redis-script.ts';
 import { PARSE_REGISTER_LUA, USER_COHORTS_MEMBER_LUA } from './register-format.ts';
 
 /**

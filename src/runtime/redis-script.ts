@@ -1,6 +1,7 @@
 /**
  * @module A Lua script, run through ioredis' own script support (`defineCommand`): by SHA, the whole
  * script sent the first time a connection runs it and again after Redis forgot it (NOSCRIPT).
+ * Here rather than in src/redis/, so extras that keep state in Redis run scripts the same way.
  */
 import type { Redis } from 'ioredis';
 
@@ -14,6 +15,11 @@ export interface RedisScript {
 
 export function redisScript(definition: RedisScript): RedisScript {
   return definition;
+}
+
+/** A script under `#!lua flags=no-writes`: Redis refuses any write it attempts, and a replica may run it. */
+export function readOnlyScript(name: string, numberOfKeys: number, lua: string): RedisScript {
+  return redisScript({ name, numberOfKeys, lua: `#!lua flags=no-writes\n${lua}` });
 }
 
 type ScriptCommand = (keysAndArgs: readonly (string | number)[]) => Promise<unknown>;
