@@ -27,7 +27,7 @@ export type PostgresStatements = ReturnType<typeof postgresStatements>;
 export function postgresStatements(schema: string) {
   const memberships = `"${schema}".memberships`;
   const cohorts = `"${schema}".cohorts`;
-  const memberColumns = `SELECT user_id, computed_time, properties FROM ${memberships}`;
+  const memberColumns = `SELECT user_id, computed_time, properties, message_id FROM ${memberships}`;
   const newerName = `(excluded.name_computed_time, excluded.name_message_id) > (c.name_computed_time, c.name_message_id)`;
   return {
     names: {

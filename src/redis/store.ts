@@ -104,8 +104,8 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
         runScript(redis, listMembersScript, [keys.members(cohortId), keys.registers(cohortId), start, fetch]),
       )) as string[];
       const rows: MemberRow[] = [];
-      for (let i = 0; i < flat.length; i += 3) {
-        rows.push([flat[i] as string, flat[i + 1] as string, flat[i + 2] as string]);
+      for (let i = 0; i < flat.length; i += 4) {
+        rows.push([flat[i] as string, flat[i + 1] as string, flat[i + 2] as string, flat[i + 3] as string]);
       }
       return membersPage(rows, request.limit);
     },

@@ -94,7 +94,7 @@ const LIST_COHORTS = `
 SELECT cohort_id AS cohortId, cohort_name AS cohortName, members, updated_at AS updatedAt
 FROM cohort_cohorts ORDER BY cohort_id`;
 
-const MEMBER_COLUMNS = 'SELECT user_id, computed_time, properties FROM cohort_memberships';
+const MEMBER_COLUMNS = 'SELECT user_id, computed_time, properties, message_id FROM cohort_memberships';
 const LIST_FIRST_MEMBERS = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 ORDER BY user_id LIMIT ?`;
 const LIST_MEMBERS_AFTER = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 AND user_id > ? ORDER BY user_id LIMIT ?`;
 

@@ -94,6 +94,7 @@ await describeWithService('redis', 'Redis store', () => {
     expect(page.members[4999]).toEqual({
       userId: 'user-04999',
       since: 100,
+      messageId: expect.any(String),
       properties: users[4999]?.properties,
     });
     expect((await allMembers(store, 'c1', 3000)).map((member) => member.userId)).toEqual(
@@ -111,7 +112,7 @@ await describeWithService('redis', 'Redis store', () => {
     }
     for (const id of odd) {
       expect(await allMembers(store, id)).toEqual([
-        { userId: id, since: 100, properties: { messageId: id } },
+        { userId: id, since: 100, messageId: id, properties: { messageId: id } },
       ]);
       expect(await store.userCohorts(id)).toEqual([{ cohortId: id, cohortName: 'Cohort one', since: 100 }]);
     }
@@ -156,7 +157,7 @@ await describeWithService('redis', 'Redis store', () => {
       )
       .toBe('ready');
     expect(await allMembers(store, 'c1')).toEqual([
-      { userId: 'u1', since: 100, properties: { plan: 'pro' } },
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties: { plan: 'pro' } },
     ]);
 
     await store.close();

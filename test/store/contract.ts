@@ -90,8 +90,8 @@ export function describeStoreContract(name: string, factory: StoreFactory, optio
       ]);
       expect(await store.listMembers('c1', { limit: 10 })).toEqual({
         members: [
-          { userId: 'u1', since: 1_692_206_763, properties: { plan: 'pro', seats: 3 } },
-          { userId: 'u2', since: 1_692_206_763, properties: null },
+          { userId: 'u1', since: 1_692_206_763, messageId: 'm1', properties: { plan: 'pro', seats: 3 } },
+          { userId: 'u2', since: 1_692_206_763, messageId: 'm1', properties: null },
         ],
         nextCursor: null,
       });
@@ -240,16 +240,21 @@ export function describeStoreContract(name: string, factory: StoreFactory, optio
     it('keeps the properties of the winning message, null when it carried none', async () => {
       const store = await open();
       const nested = { plan: 'pro', tags: ['a', 'b'], address: { city: 'Zürich' }, score: 1.5, flag: null };
-      await store.applyBatch(
-        cohortBatch({ computedTime: 200, users: [{ userId: 'u1', properties: nested }] }),
-      );
+      const winner = cohortBatch({ computedTime: 200, users: [{ userId: 'u1', properties: nested }] });
+      await store.applyBatch(winner);
       await store.applyBatch(
         cohortBatch({ computedTime: 100, users: [{ userId: 'u1', properties: { plan: 'old' } }] }),
       );
-      expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 200, properties: nested }]);
+      // The member carries the register's whole version: the winner's computedTime and messageId.
+      expect(await allMembers(store, 'c1')).toEqual([
+        { userId: 'u1', since: 200, messageId: winner.messageId, properties: nested },
+      ]);
 
-      await store.applyBatch(cohortBatch({ computedTime: 300, users: usersOf('u1') }));
-      expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 300, properties: null }]);
+      const newer = cohortBatch({ computedTime: 300, users: usersOf('u1') });
+      await store.applyBatch(newer);
+      expect(await allMembers(store, 'c1')).toEqual([
+        { userId: 'u1', since: 300, messageId: newer.messageId, properties: null },
+      ]);
     });
 
     it('gives as `since` the computedTime of the newest add, the one the register holds', async () => {
@@ -271,7 +276,9 @@ export function describeStoreContract(name: string, factory: StoreFactory, optio
         }),
       );
       expect(kindsByUser(changes)).toEqual([['u1', 'entered']]);
-      expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 100, properties: { n: 1 } }]);
+      expect(await allMembers(store, 'c1')).toEqual([
+        { userId: 'u1', since: 100, messageId: expect.any(String), properties: { n: 1 } },
+      ]);
       expect((await store.listCohorts())[0]?.members).toBe(1);
     });
 

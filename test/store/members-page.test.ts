@@ -32,22 +32,22 @@ describe('members pages', () => {
 
   it('hands out a cursor only when a row beyond the limit was read', () => {
     const rows: MemberRow[] = [
-      ['u1', 100, '{"plan":"pro"}'],
-      ['u2', '200', null],
-      ['u3', 300, ''],
+      ['u1', 100, '{"plan":"pro"}', 'm1'],
+      ['u2', '200', null, 'm2'],
+      ['u3', 300, '', 'm3'],
     ];
     expect(membersPage(rows, 2)).toEqual({
       members: [
-        { userId: 'u1', since: 100, properties: { plan: 'pro' } },
-        { userId: 'u2', since: 200, properties: null },
+        { userId: 'u1', since: 100, messageId: 'm1', properties: { plan: 'pro' } },
+        { userId: 'u2', since: 200, messageId: 'm2', properties: null },
       ],
       nextCursor: encodeMemberCursor('u2'),
     });
     expect(membersPage(rows, 3)).toEqual({
       members: [
-        { userId: 'u1', since: 100, properties: { plan: 'pro' } },
-        { userId: 'u2', since: 200, properties: null },
-        { userId: 'u3', since: 300, properties: null },
+        { userId: 'u1', since: 100, messageId: 'm1', properties: { plan: 'pro' } },
+        { userId: 'u2', since: 200, messageId: 'm2', properties: null },
+        { userId: 'u3', since: 300, messageId: 'm3', properties: null },
       ],
       nextCursor: null,
     });

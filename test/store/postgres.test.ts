@@ -115,7 +115,7 @@ await describeWithService('postgres', 'Postgres store', () => {
     expect(changes).toHaveLength(10_000);
     expect((await store.listCohorts())[0]?.members).toBe(10_000);
     expect((await store.listMembers('c1', { limit: 1 })).members).toEqual([
-      { userId: 'user-00000', since: 100, properties: users[0]?.properties },
+      { userId: 'user-00000', since: 100, messageId: expect.any(String), properties: users[0]?.properties },
     ]);
     expect((await allMembers(store, 'c1', 4000)).map((member) => member.userId)).toEqual(
       users.map((user) => user.userId),
@@ -130,7 +130,9 @@ await describeWithService('postgres', 'Postgres store', () => {
     expect(await store.listCohorts()).toEqual([]);
     const properties = { note: 'nul\u0000inside' };
     await store.applyBatch(cohortBatch({ users: [{ userId: 'u1', properties }] }));
-    expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 100, properties }]);
+    expect(await allMembers(store, 'c1')).toEqual([
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties },
+    ]);
   });
 
   it('fails applyBatch and check() with an error naming the server when Postgres is unreachable', async () => {
@@ -245,7 +247,7 @@ await describeWithService('postgres', 'Postgres store', () => {
       )
       .toBe('ready');
     expect(await allMembers(store, 'c1')).toEqual([
-      { userId: 'u1', since: 100, properties: { plan: 'pro' } },
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties: { plan: 'pro' } },
     ]);
 
     await store.close();

@@ -51,7 +51,7 @@ describe('SQLite store: migrations', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(indexes(db)).toEqual([]);
     expect(await allMembers(store, 'c1')).toEqual([
-      { userId: 'u1', since: 100, properties: { plan: 'pro' } },
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties: { plan: 'pro' } },
     ]);
     expect(await store.userCohorts('u1')).toEqual([
       { cohortId: 'c1', cohortName: 'One', since: 100 },

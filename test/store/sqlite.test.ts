@@ -50,7 +50,7 @@ describe('SQLite store', () => {
       { cohortId: 'c1', cohortName: 'Kept', members: 1, updatedAt: 200 },
     ]);
     expect(await allMembers(store, 'c1')).toEqual([
-      { userId: 'u1', since: 100, properties: { plan: 'pro' } },
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties: { plan: 'pro' } },
     ]);
     // The tombstone survived too: an older add still loses.
     expect(await store.applyBatch(cohortBatch({ computedTime: 150, users: usersOf('u2') }))).toEqual([]);
@@ -72,7 +72,9 @@ describe('SQLite store', () => {
     expect(await store.listCohorts()).toEqual([
       { cohortId: 'c1', cohortName: 'Cohort one', members: 1, updatedAt: 100 },
     ]);
-    expect(await allMembers(store, 'c1')).toEqual([{ userId: 'u1', since: 100, properties: null }]);
+    expect(await allMembers(store, 'c1')).toEqual([
+      { userId: 'u1', since: 100, messageId: expect.any(String), properties: null },
+    ]);
     db.close();
   });
 

@@ -50,7 +50,12 @@ export function expectedState(batches: readonly CohortBatch[]): ExpectedState {
         decided.add(user.userId);
         if (!batch.inCohort) continue;
         const properties = user.properties === undefined ? null : JSON.parse(JSON.stringify(user.properties));
-        cohortMembers.push({ userId: user.userId, since: batch.computedTime, properties });
+        cohortMembers.push({
+          userId: user.userId,
+          since: batch.computedTime,
+          messageId: batch.messageId,
+          properties,
+        });
         const cohortsOfUser = userCohorts.get(user.userId) ?? [];
         cohortsOfUser.push({ cohortId, cohortName: newest.cohortName, since: batch.computedTime });
         userCohorts.set(user.userId, cohortsOfUser);

@@ -18,8 +18,16 @@ export interface PageRead {
   fetch: number;
 }
 
-/** A member as a store reads it back: user id, since (decimal text allowed), properties JSON ('' or null: none). */
-export type MemberRow = [userId: string, since: number | string, propertiesJson: string | null];
+/**
+ * A member as a store reads it back: user id, since (decimal text allowed), properties JSON ('' or
+ * null: none), and the message id of the add that holds the register.
+ */
+export type MemberRow = [
+  userId: string,
+  since: number | string,
+  propertiesJson: string | null,
+  messageId: string,
+];
 
 /**
  * Checks the request and says what to read for it.
@@ -33,9 +41,10 @@ export function pageRead({ limit, cursor }: PageRequest): PageRead {
 /** The page for `rows`, read as {@link pageRead} said (up to `limit + 1` rows, in user id order). */
 export function membersPage(rows: readonly MemberRow[], limit: number): MembersPage {
   const members = rows.slice(0, limit).map(
-    ([userId, since, propertiesJson]): Member => ({
+    ([userId, since, propertiesJson, messageId]): Member => ({
       userId,
       since: Number(since),
+      messageId,
       properties: propertiesJson ? (JSON.parse(propertiesJson) as Record<string, unknown>) : null,
     }),
   );

@@ -102,7 +102,7 @@ export function createMemoryStore(): MembershipStore {
       const rows = ids.slice(start, start + fetch).map((userId): MemberRow => {
         // biome-ignore lint/style/noNonNullAssertion: sortedMembers lists only ids with a register.
         const register = cohort.registers.get(userId)!;
-        return [userId, register.computedTime, register.propertiesJson];
+        return [userId, register.computedTime, register.propertiesJson, register.messageId];
       });
       return membersPage(rows, request.limit);
     },

@@ -51,6 +51,8 @@ export interface Member {
    * to the store depends on arrival order, and the state must not.
    */
   since: number;
+  /** The messageId of that add: with `since`, the register's version (what a backfill sends). */
+  messageId: string;
   properties: Record<string, unknown> | null;
 }
 

@@ -10,7 +10,7 @@ import { CHUNK_LUA, PARSE_REGISTER_LUA } from './register-format.ts';
  * ARGV[1] where to start, as a ZRANGE BYLEX bound: '-' for the first page, '(' .. user id to start
  *   after that id; ARGV[2] count.
  * Result: flat list, per member: user id, since (computed time, decimal text), properties JSON
- *   ('' for none).
+ *   ('' for none), message id.
  */
 export const listMembersScript = readOnlyScript(
   'store-list-members',
@@ -22,10 +22,11 @@ local result = {}
 for first = 1, #ids, CHUNK do
   local registers = redis.call('HMGET', KEYS[2], unpack(ids, first, math.min(first + CHUNK - 1, #ids)))
   for offset, register in ipairs(registers) do
-    local _, since, _, properties = parseRegister(register)
+    local _, since, messageId, properties = parseRegister(register)
     result[#result + 1] = ids[first + offset - 1]
     result[#result + 1] = since
     result[#result + 1] = properties
+    result[#result + 1] = messageId
   end
 end
 return result
