@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 const BUSY_TIMEOUT_MS = 5000;
 /** The page cache's upper bound, in KiB (SQLite's default is 2 MiB). */
 const CACHE_KIB = 64 * 1024;
+/** The most a connection's page cache holds: what reading a large cohort once may add to RSS, and keep. */
+export const pageCacheBytes = CACHE_KIB * 1024;
 /**
  * The page size of a new file (SQLite's default is 4 KiB). Random user ids dirty a leaf page per
  * user whatever its size; larger pages make the B-tree shallower and let a group commit's users share

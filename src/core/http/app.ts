@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps) {
     app.use('/cohorts/*', auth, after);
     app.use('/cohorts', auth, after);
     app.use('/users/*', auth, after);
-    app.route('/', readApi(deps.store));
+    app.route('/', readApi(deps.store, { logger: deps.logger }));
   }
   return app;
 }

@@ -1,8 +1,10 @@
 /** @module The read side: cohorts, their members, a user's cohorts (docs/design.md#read-api). */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import type { Logger } from 'pino';
 import { InvalidQueryError } from '../errors.ts';
 import type { CohortSummary, Member, MembershipStore, UserCohort } from '../store/store.ts';
 import type { AppEnv } from './app-env.ts';
+import { type ExportFormat, exportMembers, responseCutter } from './member-export.ts';
 
 const defaultLimit = 100;
 const maxLimit = 1000;
@@ -25,7 +27,23 @@ const userCohortJson = (cohort: UserCohort) => ({
   since: cohort.since,
 });
 
-export function readApi(store: MembershipStore) {
+export interface ReadApiOptions {
+  /** Hears a member export that ended early (member-export.ts). */
+  logger?: Pick<Logger, 'info' | 'warn'> | undefined;
+  /** Members an export reads per page. @default exportPageSize (member-export.ts) */
+  exportPageSize?: number | undefined;
+}
+
+export function readApi(store: MembershipStore, options: ReadApiOptions = {}) {
+  /** The whole cohort as one file, streamed (member-export.ts); a store away before the first byte is a 503. */
+  const download = async (c: Context<AppEnv>, cohortId: string, format: ExportFormat) => {
+    const exported = await exportMembers(store, cohortId, format, {
+      logger: options.logger,
+      pageSize: options.exportPageSize,
+      abortResponse: responseCutter(c.env),
+    });
+    return c.body(exported.body, 200, exported.headers);
+  };
   return new Hono<AppEnv>()
     .get('/cohorts', async (c) => c.json({ cohorts: (await store.listCohorts()).map(cohortJson) }))
     .get('/cohorts/:cohort_id/members', async (c) => {
@@ -42,6 +60,8 @@ export function readApi(store: MembershipStore) {
         next_cursor: page.nextCursor,
       });
     })
+    .get('/cohorts/:cohort_id/members.csv', (c) => download(c, c.req.param('cohort_id'), 'csv'))
+    .get('/cohorts/:cohort_id/members.ndjson', (c) => download(c, c.req.param('cohort_id'), 'ndjson'))
     .get('/users/:user_id/cohorts', async (c) => {
       const userId = c.req.param('user_id');
       return c.json({ user_id: userId, cohorts: (await store.userCohorts(userId)).map(userCohortJson) });
