@@ -80,7 +80,11 @@ export function loadConfigOf(parts: Parts, env: Record<string, string | undefine
   }
   // Read even when other variables are bad, so one refusal names every bad variable.
   const sinks = sinkSetups(present.SINKS, present, parts.sinks, issues);
-  const reserved = ['SINKS', 'SINK_MAX_ATTEMPTS', ...Object.keys(renamed)];
+  // An extension's own SINK_* settings (the guard's) are read by it, not by a sink.
+  const extensionKeys = parts.extensions.flatMap(({ settings }) =>
+    settings instanceof z.ZodObject ? Object.keys(settings.shape) : [],
+  );
+  const reserved = ['SINKS', 'SINK_MAX_ATTEMPTS', ...Object.keys(renamed), ...extensionKeys];
   issues.push(...unknownSinkVariables(present, parts.sinks, sinks, reserved));
   if (!core.success || issues.length > 0) throw new ConfigError(issues);
 

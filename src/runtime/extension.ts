@@ -14,6 +14,9 @@ import type { ReceiverEvents } from '../core/events.ts';
 import type { AppEnv } from '../core/http/app-env.ts';
 import type { MemorySpill } from '../core/queue/memory.ts';
 import type { Queue } from '../core/queue/queue.ts';
+import type { SinkControl } from '../core/sinks/control.ts';
+import type { SinkDispatcher } from '../core/sinks/dispatcher.ts';
+import type { SinkRoute } from '../core/sinks/route.ts';
 import type { Sink } from '../core/sinks/sink.ts';
 import type { MembershipStore } from '../core/store/store.ts';
 import type { Applier } from '../core/worker.ts';
@@ -164,6 +167,10 @@ export interface Receiver {
   deadLetters: DeadLetters;
   home: Home;
   sinks: readonly Sink[];
+  /** What each sink `SINKS` names takes, by name; in a ROLE=receiver process too, where `sinks` is empty. */
+  sinkRoutes: ReadonlyMap<string, SinkRoute>;
+  /** Sends changes to the sinks; an extension may give it a gate (see SinkGate). */
+  dispatcher: SinkDispatcher;
   mode: { queue: string; store: string; role: string };
   /** How the worker applies a queued batch; an extension may replace it before the worker starts. */
   applier: Applier;
@@ -172,6 +179,8 @@ export interface Receiver {
    * load on it, a store to open there): /readyz answers 503 until it resolves.
    */
   warmUp?: (() => Promise<void>) | undefined;
+  /** Pause, resume, backfill and the mass-exit guard's holds, when an extension offers them. */
+  sinkControl?: SinkControl | undefined;
   /** Replays a dead letter, when an extension offers it. */
   replay?: ((letter: Letter) => Promise<ReplayOutcome>) | undefined;
   /** Runs at shutdown, after the server closed and before the backends do. */

@@ -195,6 +195,15 @@ export async function startReceiver(
       return c.body(await metrics.registry.metrics());
     });
     const decode = createQueuedBodyDecoder();
+    const sinkRoutes = new Map(config.SINKS.map(({ name, route }) => [name, route] as const));
+    const dispatcher = createSinkDispatcher({
+      sinks,
+      routes: sinkRoutes,
+      deadLetters,
+      logger,
+      events,
+      maxAttempts: config.SINK_MAX_ATTEMPTS,
+    });
     const mounts: { path: string; app: Fetcher }[] = [];
     const receiver: Receiver = {
       config,
@@ -210,6 +219,8 @@ export async function startReceiver(
       deadLetters,
       home: backends.home,
       sinks,
+      sinkRoutes,
+      dispatcher,
       mode: { queue: config.QUEUE, store: config.STORE, role: config.ROLE },
       applier: store ? storeApplier(store, decode) : async () => Promise.reject(new Error('no store')),
       onClose: (close) => closers.push(close),
@@ -221,13 +232,6 @@ export async function startReceiver(
       applyPathWarm = true;
     });
 
-    const dispatcher = createSinkDispatcher({
-      sinks,
-      deadLetters,
-      logger,
-      events,
-      maxAttempts: config.SINK_MAX_ATTEMPTS,
-    });
     // Aborted at shutdown: batches waiting for a store that is away stay in the queue.
     const stopWaiting = new AbortController();
     if (applies) {

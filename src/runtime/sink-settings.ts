@@ -4,7 +4,8 @@
  * stops start-up with the same one line per variable as any other setting.
  */
 import { type Logger, pino } from 'pino';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { routeSettings, type SinkRoute } from '../core/sinks/route.ts';
 import type { Sink } from '../core/sinks/sink.ts';
 import { closestName } from './closest-name.ts';
 import { ConfigError, type ConfigIssue } from './config-error.ts';
@@ -18,7 +19,12 @@ export interface SinkSetup {
   /** `kind`, or `kind-label` for `kind:label`: names it in logs, metrics, dead letters, variables. */
   name: string;
   settings: Record<string, unknown>;
+  /** What it takes, from `SINK_<NAME>_COHORTS` and `SINK_<NAME>_DIRECTIONS`. */
+  route: SinkRoute;
 }
+
+/** The settings every sink reads beside its own (docs/sinks.md#routing). */
+const routeKeys = Object.keys(routeSettings);
 
 /** Builds the sinks `SINKS` names, in that order, from the settings loadConfig checked. */
 export function createSinks(setups: readonly SinkSetup[], logger: Logger): Sink[] {
@@ -52,8 +58,16 @@ export function readSinkSetups(
     const name = label === undefined ? kind : `${kind}-${label}`;
     if (setups.some((setup) => setup.name === name)) continue;
     const read = readSettings(definition, name, env);
+    const route = readRoute(name, env);
     if ('issues' in read) issues.push(...read.issues);
-    else setups.push({ definition, name, settings: read.settings });
+    if ('issues' in route) issues.push(...route.issues);
+    if (!('issues' in read) && !('issues' in route))
+      setups.push({
+        definition,
+        name,
+        settings: read.settings,
+        route: routeOf(route.settings),
+      });
   }
   return { setups, issues };
 }
@@ -74,24 +88,44 @@ export function buildSink(
   return definition.create(read.settings, { name, logger: options.logger ?? pino({ level: 'silent' }) });
 }
 
+const routeSchema = z.object(routeSettings);
+
+/** A sink's route, read like its own settings. */
+function readRoute(name: string, env: Env) {
+  return readSchema(routeSchema, name, env);
+}
+
+function routeOf(settings: Record<string, unknown>): SinkRoute {
+  const { COHORTS, DIRECTIONS } = settings as z.output<typeof routeSchema>;
+  return { cohorts: COHORTS, directions: DIRECTIONS };
+}
+
 function readSettings(
   definition: SinkDefinition,
   name: string,
   env: Env,
 ): { settings: Record<string, unknown> } | { issues: ConfigIssue[] } {
+  return readSchema(definition.settings, name, env);
+}
+
+function readSchema(
+  schema: z.ZodObject,
+  name: string,
+  env: Env,
+): { settings: Record<string, unknown> } | { issues: ConfigIssue[] } {
   const prefix = settingsPrefix(name);
   const input: Record<string, string> = {};
-  for (const key of Object.keys(definition.settings.shape)) {
+  for (const key of Object.keys(schema.shape)) {
     const value = env[`${prefix}${key}`];
     // Empty means unset, as for every other variable.
     if (value !== undefined && value !== '') input[key] = value;
   }
   // An unset variable is "required", in the same words whatever the schema (a zod default would
   // say "Invalid input: expected string, received undefined"); a message of the schema's own wins.
-  const result = definition.settings.safeParse(input, {
+  const result = schema.safeParse(input, {
     error: (issue) =>
       issue.code === 'invalid_type' && issue.input === undefined
-        ? requiredMessage(definition.settings, issue.path?.[0])
+        ? requiredMessage(schema, issue.path?.[0])
         : undefined,
   });
   if (result.success) return { settings: result.data };
@@ -122,7 +156,7 @@ export function unknownSinkVariables(
   setups: readonly SinkSetup[],
   reserved: readonly string[],
 ): ConfigIssue[] {
-  const keysOf = (definition: SinkDefinition) => Object.keys(definition.settings.shape);
+  const keysOf = (definition: SinkDefinition) => [...Object.keys(definition.settings.shape), ...routeKeys];
   const exact = new Set([
     ...reserved,
     ...definitions.flatMap((definition) =>

@@ -9,12 +9,16 @@ import type { DeadLetters } from '../dead-letters/dead-letters.ts';
 import { errorText } from '../error-text.ts';
 import type { ReceiverEvents } from '../events.ts';
 import type { MembershipChange } from '../store/store.ts';
+import type { SinkGate } from './gate.ts';
 import { type RetryOptions, type SendFailure, sendWithRetries } from './retry.ts';
+import { everything, routeMatcher, type SinkRoute } from './route.ts';
 import type { Sink } from './sink.ts';
 
 export interface SinkDispatcherOptions
   extends Pick<RetryOptions, 'maxAttempts' | 'backoffMs' | 'maxRetryAfterMs' | 'random'> {
   sinks: readonly Sink[];
+  /** What each sink takes, by name. @default every change */
+  routes?: ReadonlyMap<string, SinkRoute>;
   deadLetters: DeadLetters;
   logger: Logger;
   /** Hears each sink's result per batch and each failed attempt. @default nobody */
@@ -27,6 +31,13 @@ export interface SinkDispatcher {
    * dead letter cannot be written or the dispatcher closes, so the queue hands the batch over again.
    */
   dispatch(changes: readonly MembershipChange[], messageId?: string): Promise<void>;
+  /**
+   * Sends changes to one sink past the gate and its route, in the same per-user lanes as `dispatch`:
+   * how a drained backlog or a backfill reaches the sink. Resolves as `dispatch` does.
+   */
+  deliver(sink: string, changes: readonly MembershipChange[], messageId?: string): Promise<void>;
+  /** From now on, `dispatch` asks `gate` what each sink gets now. */
+  useGate(gate: SinkGate): void;
   /** Stops waiting between retries (pending sends reject) and closes the sinks. */
   close(): Promise<void>;
 }
@@ -39,12 +50,30 @@ export interface SinkLetterBody {
 
 export function createSinkDispatcher(options: SinkDispatcherOptions): SinkDispatcher {
   const closing = new AbortController();
-  const lanes = options.sinks.map((sink) => createOrderedLanes(sink, options, closing.signal));
+  const lanes = new Map(
+    options.sinks.map((sink) => [sink.name, createOrderedLanes(sink, options, closing.signal)] as const),
+  );
+  const matchers = options.sinks.map(
+    (sink) => [sink.name, routeMatcher(options.routes?.get(sink.name) ?? everything)] as const,
+  );
+  let gate: SinkGate | undefined;
+  const deliver = async (sink: string, changes: readonly MembershipChange[], messageId?: string) => {
+    closing.signal.throwIfAborted();
+    const send = lanes.get(sink);
+    if (send === undefined) throw new Error(`no sink named ${sink}`);
+    if (changes.length > 0) await send(changes, messageId);
+  };
   return {
     async dispatch(changes, messageId) {
       closing.signal.throwIfAborted();
       if (changes.length === 0) return;
-      await Promise.all(lanes.map((send) => send(changes, messageId)));
+      const routed = new Map(matchers.map(([name, takes]) => [name, changes.filter(takes)] as const));
+      const now = gate ? await gate.admit(routed, changes) : routed;
+      await Promise.all([...now].map(([sink, some]) => deliver(sink, some, messageId)));
+    },
+    deliver,
+    useGate(next) {
+      gate = next;
     },
     async close() {
       closing.abort(new Error('sink dispatcher closed'));
