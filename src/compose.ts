@@ -10,6 +10,7 @@ import { redis } from './redis/extension.ts';
 import { replay } from './replay/extension.ts';
 import { type Config, configOrRefusalOf, loadConfigOf, type Parts } from './runtime/config.ts';
 import type { Extension } from './runtime/extension.ts';
+import { sinkControl } from './sink-control/extension.ts';
 import { sinkDefinitions } from './sinks/registry.ts';
 import { sqlite } from './sqlite/extension.ts';
 
@@ -19,6 +20,7 @@ export const extensions: readonly Extension[] = [
   postgres,
   applyThread,
   replay,
+  sinkControl,
   inspector,
 ] as Extension[];
 

@@ -12,9 +12,13 @@ import { alertsYaml, expressions, metricNames, selectedLabelSets } from './alert
 
 let receiver: TestReceiver;
 let samples: Map<string, number>;
+/** Metrics /metrics declares (`# TYPE`), samples or not. */
+let declared: Set<string>;
 beforeAll(async () => {
   receiver = await startTestReceiver({ SINKS: 'none' });
   samples = await scrapeMetrics(receiver.url);
+  const text = await (await fetch(`${receiver.url}/metrics`)).text();
+  declared = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1] as string));
 });
 afterAll(async () => {
   await receiver?.stop();
@@ -66,10 +70,15 @@ describe('a receiver that has seen no request', () => {
     const missing: string[] = [];
     for (const { alert, expr } of rules) {
       for (const metric of metricNames(expr)) {
-        if (matching(metric, {}).length === 0) missing.push(`${alert}: ${metric}`);
+        // A gauge of a state (a sink paused since, a cohort held since) has a sample only in that
+        // state; declared, its name is right.
+        const stateGauge = metric.endsWith('_since_seconds') || metric.endsWith('_held_exit_ratio');
+        if (matching(metric, {}).length === 0 && !(stateGauge && declared.has(metric)))
+          missing.push(`${alert}: ${metric}`);
       }
       for (const { metric, labels } of selectedLabelSets(expr)) {
         const found = matching(metric, labels);
+        if (found.length === 0 && Object.keys(labels).length === 0 && declared.has(metric)) continue;
         if (found.length === 0) missing.push(`${alert}: ${metric}${JSON.stringify(labels)}`);
         // A counter the receiver has not counted yet starts at 0, not at its first event.
         if (metric.endsWith('_total')) for (const [series, value] of found) expect(value, series).toBe(0);
