@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { DeadLetters, Letter } from '../core/dead-letters/dead-letters.ts';
 import type { Queue } from '../core/queue/queue.ts';
+import type { SinkControl } from '../core/sinks/control.ts';
 import type { MembershipStore } from '../core/store/store.ts';
 import type { ReplayOutcome } from '../runtime/extension.ts';
 import type { Metrics } from '../runtime/metrics.ts';
@@ -19,6 +20,11 @@ export interface InspectorDeps {
   replay?: ((letter: Letter) => Promise<ReplayOutcome>) | undefined;
   /** Why replaying cannot work in this configuration, shown instead of the replay buttons. */
   replayBlocked?: string | undefined;
+  /**
+   * Pause, resume, backfill and the mass-exit guard's holds (the sink-control extra). Read at each
+   * use: the extension may attach after the inspector. Absent: the Sinks page says it is not here.
+   */
+  sinkControl?: SinkControl | undefined;
   /** ADMIN_TOKENS if set, else AUTH_TOKENS. Empty: no login, loopback clients only. */
   tokens: readonly string[];
   /** Proxies whose X-Forwarded-Proto / X-Forwarded-Host are believed (TRUST_PROXY). @default none */

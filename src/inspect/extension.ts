@@ -81,6 +81,10 @@ function attachInspector(receiver: Receiver, own: Settings): void {
       if (receiver.replay === undefined) throw new Error('replaying is not possible in this receiver');
       return receiver.replay(letter);
     },
+    // A getter, read at each use like `replay`: the sink-control extension may attach later.
+    get sinkControl() {
+      return receiver.sinkControl;
+    },
     // Operators' tokens rotate apart from Amplitude's secret when ADMIN_TOKENS is set.
     tokens: own.ADMIN_TOKENS.length > 0 ? own.ADMIN_TOKENS : config.AUTH_TOKENS,
     trustedProxies: own.TRUST_PROXY,

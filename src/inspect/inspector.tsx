@@ -17,6 +17,7 @@ import { deliveryRoutes } from './routes/delivery-routes.tsx';
 import { letterRoutes } from './routes/letter-routes.tsx';
 import { overviewRoutes } from './routes/overview-routes.tsx';
 import { sessionRoutes } from './routes/session-routes.tsx';
+import { sinkRoutes } from './routes/sink-routes.tsx';
 import { createSessions } from './sessions.ts';
 import { stylesheet } from './stylesheet.ts';
 import { packageVersion } from './version.ts';
@@ -94,6 +95,7 @@ export function createInspector(deps: InspectorDeps): Inspector {
     }),
   );
   app.use(csrfGuard(ctx));
+  // The mass-exit hold banner of the overview and a cohort's page.
   app.onError((error, c) => {
     deps.logger.error({ err: error, path: c.req.path }, 'inspector: unexpected error');
     return reject(c, base, 500, 'internal', `The page failed: ${error.message}`);
@@ -107,6 +109,7 @@ export function createInspector(deps: InspectorDeps): Inspector {
   app.route('/', deliveryRoutes(ctx));
   app.route('/', letterRoutes(ctx));
   app.route('/', cohortRoutes(ctx));
+  app.route('/', sinkRoutes(ctx));
   app.all('*', (c) => {
     // Hono's paths are strict: `/inspect/` is not `/inspect`, the overview's address.
     if (c.req.path === `${base}/` && c.req.method === 'GET') return c.redirect(base, 308);

@@ -1,7 +1,7 @@
 /**
  * End to end: a real receiver process (QUEUE=sqlite, STORE=sqlite), real curl, Debian's chromium.
  * An operator logs in, watches a delivery arrive live, opens it, finds a rejected body, replays a
- * dead letter by filter and sees it applied, and looks a user up.
+ * dead letter by filter and sees it applied, looks a user up, and pauses a sink on the Sinks page.
  */
 
 import { join } from 'node:path';
@@ -49,7 +49,8 @@ describeWithChromium('inspector in a real browser', () => {
         AUTH_TOKENS: ampToken,
         ADMIN_TOKENS: adminToken,
         APPLY_MAX_ATTEMPTS: '1',
-        SINKS: 'none',
+        // A sink for the Sinks page to pause: the log sink only writes a line per change.
+        SINKS: 'log',
       },
     });
     inspect = `${receiver.url}/inspect`;
@@ -185,6 +186,42 @@ describeWithChromium('inspector in a real browser', () => {
     await page.goto(`${inspect}/deliveries`);
     expect(await page.locator('#deliveries-body tr').count()).toBe(4);
     await screenshot(page, 'deliveries-all');
+  });
+
+  it('pauses a sink through the Sinks page and its confirm form, and resumes it', async () => {
+    await page.goto(`${inspect}/sinks`);
+    const row = page.locator('#sinks tr[data-sink="log"]');
+    expect(await row.locator('.sink-state').textContent()).toBe('running');
+    await screenshot(page, 'sinks');
+    await Promise.all([
+      page.waitForURL(/\/inspect\/sinks\/pause\?sink=log$/),
+      row.locator('a:text-is("Pause…")').click(),
+    ]);
+    expect(await page.locator('#confirm-summary').textContent()).toBe('This will pause the sink log.');
+    await screenshot(page, 'sink-pause-confirm');
+    await Promise.all([
+      page.waitForURL(/\/inspect\/sinks\/pause$/),
+      page.click('#confirm-form button[type="submit"]'),
+    ]);
+    expect(await page.locator('h1').textContent()).toBe('Paused log');
+    await Promise.all([page.waitForURL(/\/inspect\/sinks$/), page.click('main a:text-is("Sinks")')]);
+    expect(await row.locator('.sink-state').textContent()).toMatch(
+      /^paused since .+ ago\) by inspector [0-9a-f]{8}$/,
+    );
+    await screenshot(page, 'sinks-paused');
+    expect(receiver.logLines).toContainEqual(
+      expect.objectContaining({ msg: 'inspector action', action: 'pause', sink: 'log' }),
+    );
+
+    await Promise.all([
+      page.waitForURL(/\/inspect\/sinks\/resume\?sink=log$/),
+      row.locator('a:text-is("Resume…")').click(),
+    ]);
+    await Promise.all([
+      page.waitForURL(/\/inspect\/sinks\/resume$/),
+      page.click('#confirm-form button[type="submit"]'),
+    ]);
+    expect(await page.locator('h1').textContent()).toBe('Resumed log');
   });
 
   it('logs out', async () => {

@@ -5,6 +5,7 @@ import { difference, readTotals } from '../counters.ts';
 import type { InspectorEnv } from '../env.ts';
 import { OverviewPage } from '../views/overview.tsx';
 import { RetentionPage } from '../views/retention.tsx';
+import { readHolds } from './sink-routes.tsx';
 
 const failure = (error: unknown) => ({ error: (error as Error).message });
 
@@ -30,6 +31,7 @@ export function overviewRoutes(ctx: InspectorContext) {
         lastBatchAt={latest.deliveries[0]?.receivedAt ?? null}
         retention={retention}
         mode={deps.mode}
+        holds={await readHolds(ctx)}
         version={ctx.version}
         uptimeMs={now - ctx.startedAt}
         now={now}

@@ -4,9 +4,13 @@ import type { CohortSummary, MembersPage, UserCohort } from '../../core/store/st
 import type { CohortActivity } from '../deliveries/delivery-log.ts';
 import { formatCount, formatSeconds, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { HoldBanner, type HoldsRead } from './sinks.tsx';
 import { TableHead } from './table-head.tsx';
 
 const cohortHref = (base: string, id: string) => `${base}/cohort?id=${encodeURIComponent(id)}`;
+/** Every member as one file, streamed (routes/cohort-routes.tsx). */
+const exportHref = (base: string, id: string, format: 'csv' | 'ndjson') =>
+  `${base}/cohort/members.${format}?id=${encodeURIComponent(id)}`;
 
 function UserLookup({ base, userId }: { base: string; userId?: string }) {
   return (
@@ -88,6 +92,8 @@ export function CohortPage(props: {
   summary: CohortSummary | undefined;
   page: MembersPage;
   cursor: string | undefined;
+  /** For the mass-exit hold banner; undefined without sink control. */
+  holds?: HoldsRead | undefined;
 }) {
   const { base, cohortId } = props;
   return (
@@ -97,6 +103,7 @@ export function CohortPage(props: {
       section="cohorts"
       loggedIn={props.loggedIn}
     >
+      <HoldBanner base={base} holds={props.holds} cohortId={cohortId} />
       <dl>
         <dt>id</dt>
         <dd>
@@ -107,6 +114,11 @@ export function CohortPage(props: {
         <dt>deliveries</dt>
         <dd>
           <a href={`${base}/deliveries?cohort=${encodeURIComponent(cohortId)}`}>this cohort's deliveries</a>
+        </dd>
+        <dt>download</dt>
+        <dd id="member-downloads">
+          every member, in user_id order: <a href={exportHref(base, cohortId, 'csv')}>CSV</a> ·{' '}
+          <a href={exportHref(base, cohortId, 'ndjson')}>NDJSON</a>
         </dd>
       </dl>
       <table id="members">

@@ -3,7 +3,14 @@
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 
-export type Section = 'overview' | 'deliveries' | 'quarantine' | 'dead-letters' | 'cohorts' | 'retention';
+export type Section =
+  | 'overview'
+  | 'deliveries'
+  | 'quarantine'
+  | 'dead-letters'
+  | 'cohorts'
+  | 'sinks'
+  | 'retention';
 
 const sections: { id: Section; label: string; path: string }[] = [
   { id: 'overview', label: 'Overview', path: '' },
@@ -11,6 +18,7 @@ const sections: { id: Section; label: string; path: string }[] = [
   { id: 'quarantine', label: 'Quarantine', path: '/quarantine' },
   { id: 'dead-letters', label: 'Dead letters', path: '/dead-letters' },
   { id: 'cohorts', label: 'Cohorts', path: '/cohorts' },
+  { id: 'sinks', label: 'Sinks', path: '/sinks' },
   { id: 'retention', label: 'Retention', path: '/retention' },
 ];
 
@@ -20,10 +28,12 @@ export interface PageProps {
   section?: Section;
   /** Shows the logout button (there are sessions only when tokens are configured). */
   loggedIn?: boolean;
+  /** Reloads the page after this many seconds (a meta refresh: no script, so no CSP change). */
+  refreshSeconds?: number | undefined;
   children?: Child;
 }
 
-export function Page({ title, base, section, loggedIn, children }: PageProps) {
+export function Page({ title, base, section, loggedIn, refreshSeconds, children }: PageProps) {
   // raw() only on this constant: every outside value goes through JSX, which escapes it.
   return (
     <>
@@ -32,6 +42,9 @@ export function Page({ title, base, section, loggedIn, children }: PageProps) {
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
+          {refreshSeconds === undefined ? null : (
+            <meta http-equiv="refresh" content={String(refreshSeconds)} />
+          )}
           <title>{`${title} · cohort-receiver inspector`}</title>
           <link rel="stylesheet" href={`${base}/assets/inspect.css`} />
         </head>

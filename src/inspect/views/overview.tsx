@@ -5,6 +5,7 @@ import { labelValues, sum, type Totals } from '../counters.ts';
 import type { Retention } from '../deliveries/delivery-log.ts';
 import { formatCount, formatDuration, formatTime } from '../format.ts';
 import { Page } from './layout.tsx';
+import { HoldBanner, type HoldsRead } from './sinks.tsx';
 import { TableHead } from './table-head.tsx';
 
 export interface OverviewProps {
@@ -21,6 +22,8 @@ export interface OverviewProps {
   version: string;
   uptimeMs: number;
   now: number;
+  /** The mass-exit holds for the banner; undefined without sink control. */
+  holds?: HoldsRead | undefined;
 }
 
 interface Row {
@@ -80,6 +83,7 @@ export function OverviewPage(props: OverviewProps) {
   const { queue, retention } = props;
   return (
     <Page title="Overview" base={props.base} section="overview" loggedIn={props.loggedIn}>
+      <HoldBanner base={props.base} holds={props.holds} />
       <div class="cards">
         <div class="card">
           <b>{'error' in queue ? '?' : formatCount(queue.batches)}</b>
