@@ -44,6 +44,9 @@ export function startRunner(options: RunnerOptions): Runner {
   const closing = new AbortController();
   let wakeUp = new AbortController();
   const names = new Map<string, string>();
+  // A long backfill says how far it got every so often, not only once per cohort.
+  const progressLogMs = 10_000;
+  let lastProgressLog = Date.now();
 
   const cohortName = async (cohortId: string) => {
     if (!names.has(cohortId)) {
@@ -89,8 +92,12 @@ export function startRunner(options: RunnerOptions): Runner {
           }
         : { ...backfill, cursor: page.nextCursor, sent: backfill.sent + changes.length };
     await control.setBackfill(sink, next);
-    if (page.nextCursor === null)
+    if (page.nextCursor === null) {
       logger.info({ sink, cohort_id: cohortId, sent: next.sent }, 'backfill: cohort sent');
+    } else if (Date.now() - lastProgressLog >= progressLogMs) {
+      lastProgressLog = Date.now();
+      logger.info({ sink, cohort_id: cohortId, sent: next.sent, total: next.total }, 'backfill: progress');
+    }
     return true;
   };
 

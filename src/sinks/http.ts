@@ -119,7 +119,7 @@ export interface WireChange {
   computed_time: number;
   message_id: string;
   user_properties: Record<string, unknown> | null;
-  /** True when sent again after a crash or replay rather than because the user just changed. */
+  /** True when sent again (after a crash, a replay, a backfill) rather than because the user just changed. */
   restated: boolean;
 }
 
