@@ -58,6 +58,8 @@ export interface SimulatorOptions {
   maxWaitMs: number;
   /** Also write the full result as JSON to this file. */
   json?: string;
+  /** After a passing run, remove its cohorts from the endpoint (DELETE /cohorts/:id). @default false */
+  cleanup: boolean;
 }
 
 /** A bad command line; the message says which option and why. */
@@ -95,6 +97,7 @@ state. Exit code: 0 no difference, 1 differences or undelivered messages, 2 usag
   --settle-ms N           stop reading back once the state is stable this long (default: 2000)
   --max-wait-ms N         give up reading back after this long (default: 60000)
   --json FILE             also write the full result as JSON
+  --cleanup               after a PASS, remove this run's cohorts (DELETE /cohorts/:id on the read API)
   -h, --help              this text`;
 
 const argumentSpec = {
@@ -121,6 +124,7 @@ const argumentSpec = {
   'settle-ms': { type: 'string' },
   'max-wait-ms': { type: 'string' },
   json: { type: 'string' },
+  cleanup: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -178,6 +182,7 @@ export function parseSimulatorArgs(
     settleMs: integer('--settle-ms', values['settle-ms'], 2000, 0, 3_600_000),
     maxWaitMs: integer('--max-wait-ms', values['max-wait-ms'], 60_000, 0, 86_400_000),
     ...(values.json === undefined ? {} : { json: values.json }),
+    cleanup: values.cleanup === true,
   };
   return { kind: 'run', options };
 }

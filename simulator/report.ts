@@ -1,4 +1,6 @@
 /** @module The delivery summary (as the sender saw it) and the printed report with its verdict. */
+
+import { cohortUrl } from './cleanup.ts';
 import type { DifferenceKind } from './compare.ts';
 import { differenceKinds } from './compare.ts';
 import type { DeliveryLog } from './deliver.ts';
@@ -124,6 +126,7 @@ export function formatReport(result: SimulationResult): string {
   if (result.warnings.length > 0)
     lines.push('', 'Warnings', ...result.warnings.map((warning) => `  ${warning}`));
   lines.push(...differenceLines(result));
+  lines.push(...cohortLines(result));
   lines.push('', verdictLine(result));
   return lines.join('\n');
 }
@@ -164,6 +167,29 @@ function differenceLines(result: SimulationResult): string[] {
   for (const difference of differences.slice(0, shownDifferences))
     lines.push(`  ${describeDifference(difference)}`);
   return lines;
+}
+
+/** What became of the run's cohorts: removed by --cleanup, or how to remove them. */
+function cohortLines(result: SimulationResult): string[] {
+  const { cleanup, cohortIds, options } = result;
+  if (cleanup !== undefined) {
+    const lines = [
+      '',
+      `Cleanup: removed ${cleanup.removed.length} of this run's ${cohortIds.length} cohorts`,
+    ];
+    if (cleanup.absent.length > 0) lines.push(`  not held by the endpoint: ${cleanup.absent.join(', ')}`);
+    if (cleanup.error !== undefined) lines.push(`  stopped: ${cleanup.error}`);
+    return lines;
+  }
+  // Nothing was written, or nothing at all is known to have been.
+  if (result.refused !== undefined) return [];
+  const credentials = Object.keys(options.headers).length > 0 ? ' with the same --header' : '';
+  return [
+    '',
+    `This run's cohorts stay in the endpoint's store: ${cohortIds.join(', ')}`,
+    `  remove them with --cleanup (after a PASS), or one by one${credentials}:`,
+    `  curl -X DELETE '${redactToken(cohortUrl(options.readUrl, cohortIds[0] as string))}'`,
+  ];
 }
 
 /** Causes by how many differences they explain, most first. */

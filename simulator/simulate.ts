@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type CleanupSummary, removeCohorts } from './cleanup.ts';
 import { compareMembership, type Difference } from './compare.ts';
 import { deliverAll } from './deliver.ts';
 import { type DiagnosedDifference, diagnose, type LostMessage } from './diagnose.ts';
@@ -46,6 +47,10 @@ export interface SimulationResult {
   differences: DiagnosedDifference[];
   lostMessages: LostMessage[];
   warnings: string[];
+  /** This run's cohort ids: what stays in the endpoint's store unless removed. */
+  cohortIds: string[];
+  /** What `--cleanup` removed; absent when it was not asked for or the run did not pass. */
+  cleanup?: CleanupSummary;
 }
 
 export interface SimulationDeps {
@@ -71,6 +76,7 @@ export async function runSimulation(
     segmentBySteps: options.shape === 'per-user-flags' || options.stepGapMs > 0,
   });
   const warnings = planWarnings(options, plan, bodies);
+  const cohortIds = plan.cohorts.map((cohort) => cohort.cohortId);
 
   progress(`sending ${plan.messages.length} messages to ${redactToken(options.url)} …`);
   const log = await deliverAll(segments, bodies, options, deps);
@@ -88,13 +94,13 @@ export async function runSimulation(
       differences: [],
       lostMessages: [],
       warnings,
+      cohortIds,
     };
   }
 
   progress('reading the membership back …');
   const history = registerHistory(plan.messages);
   const expected = expectedMembership(history);
-  const cohortIds = plan.cohorts.map((cohort) => cohort.cohortId);
   const checks = { since: options.shape !== 'per-user-flags', properties: true };
   const compare = (listed: ReadonlyMap<string, ListedCohort>) =>
     compareMembership(cohortIds, expected, listed, checks);
@@ -104,15 +110,23 @@ export async function runSimulation(
     orderUnknowable: options.shape === 'per-user-flags' && options.stepGapMs < 1000,
   });
   const failed = differences.length > 0 || delivery.unacknowledgedMessages.length > 0;
-  return {
+  const verdict = readBack.summary.error !== undefined ? 'error' : failed ? 'fail' : 'pass';
+  const result: SimulationResult = {
     options,
-    verdict: readBack.summary.error !== undefined ? 'error' : failed ? 'fail' : 'pass',
+    verdict,
     delivery,
     readBack: readBack.summary,
     differences,
     lostMessages,
     warnings,
+    cohortIds,
   };
+  // Only after a pass: a failed run's cohorts are the evidence, kept for the inspector and the API.
+  if (options.cleanup && verdict === 'pass') {
+    progress(`removing this run's ${cohortIds.length} cohorts …`);
+    result.cleanup = await removeCohorts(cohortIds, { ...options, ...deps });
+  }
+  return result;
 }
 
 /** 0 with no difference, 1 with differences or unacknowledged messages, 2 when nothing could be verified. */

@@ -33,6 +33,8 @@ export interface WebhookAnswered {
   /** true: the users entered the cohort; false: they left it. */
   inCohort?: boolean;
   users?: number;
+  /** The first {@link maxEventUserIds} user ids of the batch, in its order (a delivery page lists them). */
+  userIds?: string[];
   /** Epoch seconds, as Amplitude sent it. */
   computedTime?: number;
   /** Epoch ms. */
@@ -42,6 +44,9 @@ export interface WebhookAnswered {
   /** The dead letter holding a rejected body, when it could be kept. */
   quarantineId?: string;
 }
+
+/** How many user ids a `webhook` event carries: enough to recognise a batch, bounded whatever its size. */
+export const maxEventUserIds = 50;
 
 /** How many users of a batch entered, left, were updated or left unchanged by its apply. */
 export interface ChangeCounts {

@@ -12,6 +12,7 @@ import type { InspectorDeps } from './deps.ts';
 import type { InspectorEnv } from './env.ts';
 import { accessGuard, csrfGuard } from './guard.tsx';
 import { reject } from './reject.tsx';
+import { cohortRemoveRoutes } from './routes/cohort-remove-routes.tsx';
 import { cohortRoutes } from './routes/cohort-routes.tsx';
 import { deliveryRoutes } from './routes/delivery-routes.tsx';
 import { letterRoutes } from './routes/letter-routes.tsx';
@@ -109,6 +110,7 @@ export function createInspector(deps: InspectorDeps): Inspector {
   app.route('/', deliveryRoutes(ctx));
   app.route('/', letterRoutes(ctx));
   app.route('/', cohortRoutes(ctx));
+  app.route('/', cohortRemoveRoutes(ctx));
   app.route('/', sinkRoutes(ctx));
   app.all('*', (c) => {
     // Hono's paths are strict: `/inspect/` is not `/inspect`, the overview's address.

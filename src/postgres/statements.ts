@@ -46,6 +46,9 @@ ON CONFLICT (cohort_id) DO UPDATE SET
   name_message_id = CASE WHEN ${newerName} THEN excluded.name_message_id ELSE c.name_message_id END,
   updated_at = greatest(c.updated_at, excluded.updated_at)`,
     applyUsers: applyUsersStatement(memberships, cohorts),
+    // The summary row first: deleting it takes the lock an apply of this cohort takes first.
+    removeCohortRow: `DELETE FROM ${cohorts} WHERE cohort_id = $1`,
+    removeMemberships: `DELETE FROM ${memberships} WHERE cohort_id = $1`,
     listCohorts: `SELECT cohort_id, cohort_name, members, updated_at FROM ${cohorts} ORDER BY cohort_id`,
     // Two statements rather than `($2 IS NULL OR user_id > $2)`, which a generic plan cannot turn
     // into a primary key range: a page after a cursor starts in the index at (cohort_id, cursor).

@@ -144,6 +144,17 @@ export function createPostgresStore(options: PostgresStoreOptions): MembershipSt
       );
     },
 
+    async removeCohort(cohortId) {
+      if (cohortId.includes('\u0000')) return false; // no such id can have been stored
+      return run('remove a cohort', () =>
+        inTransaction(pool, async (client) => {
+          const cohort = await client.query(sql.removeCohortRow, [cohortId]);
+          const members = await client.query(sql.removeMemberships, [cohortId]);
+          return (cohort.rowCount ?? 0) + (members.rowCount ?? 0) > 0;
+        }),
+      );
+    },
+
     async check() {
       await run('answer SELECT 1', () => pool.query('SELECT 1'));
     },

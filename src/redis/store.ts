@@ -15,6 +15,7 @@ import { connectRedis, isRedisAway } from './connection.ts';
 import { applyBatchScript, writeOutcomeOf } from './lua/apply-batch.ts';
 import { listCohortsScript } from './lua/list-cohorts.ts';
 import { listMembersScript } from './lua/list-members.ts';
+import { removeCohortScript } from './lua/remove-cohort.ts';
 import { userCohortsScript } from './lua/user-cohorts.ts';
 import { type StoreKeys, storeKeys } from './store-keys.ts';
 
@@ -128,6 +129,25 @@ export function createRedisStore(options: RedisStoreOptions): MembershipStore {
         });
       }
       return cohorts;
+    },
+
+    async removeCohort(cohortId) {
+      const scriptKeys = [
+        keys.registers(cohortId),
+        keys.members(cohortId),
+        keys.cohort(cohortId),
+        keys.cohorts,
+        keys.userCohorts,
+      ];
+      let removedAny = false;
+      // Step by step (see the script): applies of other cohorts run in between.
+      for (;;) {
+        const [done, removed] = (await run('remove a cohort', () =>
+          runScript(redis, removeCohortScript, [...scriptKeys, cohortId]),
+        )) as [number, number];
+        removedAny ||= removed > 0;
+        if (done === 1) return removedAny;
+      }
     },
 
     async check() {

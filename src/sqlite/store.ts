@@ -94,6 +94,9 @@ const LIST_COHORTS = `
 SELECT cohort_id AS cohortId, cohort_name AS cohortName, members, updated_at AS updatedAt
 FROM cohort_cohorts ORDER BY cohort_id`;
 
+const REMOVE_MEMBERSHIPS = 'DELETE FROM cohort_memberships WHERE cohort_id = ?';
+const REMOVE_COHORT = 'DELETE FROM cohort_cohorts WHERE cohort_id = ?';
+
 const MEMBER_COLUMNS = 'SELECT user_id, computed_time, properties, message_id FROM cohort_memberships';
 const LIST_FIRST_MEMBERS = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 ORDER BY user_id LIMIT ?`;
 const LIST_MEMBERS_AFTER = `${MEMBER_COLUMNS} WHERE cohort_id = ? AND in_cohort = 1 AND user_id > ? ORDER BY user_id LIMIT ?`;
@@ -167,6 +170,11 @@ export function createSqliteStore(db: Database.Database, storeOptions: SqliteSto
   const listMembersAfter = db.prepare<[string, string, number], MemberRow>(LIST_MEMBERS_AFTER).raw();
   const userCohorts = db.prepare<[string], UserCohort>(USER_COHORTS);
   const ping = db.prepare('SELECT 1');
+  const removeMemberships = db.prepare<[string]>(REMOVE_MEMBERSHIPS);
+  const removeCohortRow = db.prepare<[string]>(REMOVE_COHORT);
+  const removeInTransaction = db.transaction(
+    (cohortId: string) => removeMemberships.run(cohortId).changes + removeCohortRow.run(cohortId).changes > 0,
+  );
 
   const storedRegisters = (batch: CohortBatch): Map<string, Register> => {
     const registers = new Map<string, Register>();
@@ -319,6 +327,16 @@ export function createSqliteStore(db: Database.Database, storeOptions: SqliteSto
 
     async userCohorts(userId) {
       return userCohorts.all(userId);
+    },
+
+    async removeCohort(cohortId) {
+      // Batches still waiting for the group commit go first: removing means removing them too.
+      groups.flush();
+      try {
+        return removeInTransaction.immediate(cohortId);
+      } catch (error) {
+        throw unavailableWhenDiskFails(error);
+      }
     },
 
     async check() {

@@ -87,6 +87,45 @@ describe('read API', () => {
     }
   });
 
+  it('removes a cohort with DELETE: it leaves the lists, its members and the cohorts of its users', async () => {
+    const harness = await seeded();
+    const response = await harness.app.request('/cohorts/b', { method: 'DELETE' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ cohort_id: 'b', removed: true });
+    const { cohorts } = (await (await harness.app.request('/cohorts')).json()) as {
+      cohorts: { cohort_id: string }[];
+    };
+    expect(cohorts.map((cohort) => cohort.cohort_id)).toEqual(['a']);
+    expect(await (await harness.app.request('/cohorts/b/members')).json()).toMatchObject({ members: [] });
+    expect(await (await harness.app.request('/users/u00/cohorts')).json()).toMatchObject({
+      cohorts: [{ cohort_id: 'a' }],
+    });
+  });
+
+  it('answers DELETE of a cohort the store does not hold with 404, and again once removed', async () => {
+    const harness = await seeded();
+    const missing = await harness.app.request('/cohorts/nope', { method: 'DELETE' });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found', cohort_id: 'nope' });
+    expect((await harness.app.request('/cohorts/a', { method: 'DELETE' })).status).toBe(200);
+    expect((await harness.app.request('/cohorts/a', { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('removes a cohort only behind the shared secret', async () => {
+    const harness = createHarness({ tokens: ['s3cret'] });
+    await harness.post(amplitudeBatch({ cohort_id: 'kept' }), { headers: { authorization: 's3cret' } });
+    await harness.settle();
+    const refused = await harness.app.request('/cohorts/kept', { method: 'DELETE' });
+    expect(refused.status).toBe(401);
+    const listed = await harness.app.request('/cohorts', { headers: { authorization: 's3cret' } });
+    expect(await listed.json()).toMatchObject({ cohorts: [{ cohort_id: 'kept' }] });
+    const removed = await harness.app.request('/cohorts/kept', {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer s3cret' },
+    });
+    expect(removed.status).toBe(200);
+  });
+
   it('answers 404 with a JSON body for unknown routes', async () => {
     const harness = createHarness();
     const response = await harness.app.request('/nope');

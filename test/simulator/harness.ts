@@ -42,6 +42,7 @@ export function testOptions(webhookUrl: string, overrides: Partial<SimulatorOpti
     stepGapMs: 0,
     settleMs: 300,
     maxWaitMs: 15_000,
+    cleanup: false,
     ...overrides,
   };
 }

@@ -25,7 +25,13 @@ describe('parseSimulatorArgs', () => {
       seed: 7,
       stepGapMs: 0,
       startTime: 1_700_000_000 - 600,
+      cleanup: false,
     });
+  });
+
+  it('takes --cleanup as a flag', () => {
+    expect(options('--url', 'http://x/webhook', '--cleanup').cleanup).toBe(true);
+    expect(() => parse('--url', 'http://x/webhook', '--cleanup=yes')).toThrow(UsageError);
   });
 
   it('reads repeated --header lines and keeps a ?token= for the read API', () => {

@@ -373,6 +373,54 @@ export function describeStoreContract(name: string, factory: StoreFactory, optio
       ]);
     });
 
+    it('removes a cohort: its members, tombstones and summary go, other cohorts stay', async () => {
+      const store = await open();
+      await store.applyBatch(cohortBatch({ computedTime: 100, users: usersOf('u1', 'u2', 'u3') }));
+      await store.applyBatch(cohortBatch({ computedTime: 110, inCohort: false, users: usersOf('u3') }));
+      await store.applyBatch(cohortBatch({ cohortId: 'c2', cohortName: 'Kept', users: usersOf('u1') }));
+
+      expect(await store.removeCohort('c1')).toBe(true);
+
+      expect(await store.listCohorts()).toEqual([
+        { cohortId: 'c2', cohortName: 'Kept', members: 1, updatedAt: 100 },
+      ]);
+      expect(await memberIds(store, 'c1')).toEqual([]);
+      expect((await store.userCohorts('u1')).map((cohort) => cohort.cohortId)).toEqual(['c2']);
+      expect(await store.userCohorts('u2')).toEqual([]);
+      expect(await memberIds(store, 'c2')).toEqual(['u1']);
+      // The tombstone went too: an add older than the removal that made it now starts the cohort afresh.
+      const again = await store.applyBatch(cohortBatch({ computedTime: 90, users: usersOf('u3') }));
+      expect(kindsByUser(again)).toEqual([['u3', 'entered']]);
+      expect(await store.listCohorts()).toEqual([
+        { cohortId: 'c1', cohortName: 'Cohort one', members: 1, updatedAt: 90 },
+        { cohortId: 'c2', cohortName: 'Kept', members: 1, updatedAt: 100 },
+      ]);
+    });
+
+    it('answers false when removing a cohort it does not hold, or no longer holds', async () => {
+      const store = await open();
+      expect(await store.removeCohort('never')).toBe(false);
+      await store.applyBatch(cohortBatch({ inCohort: false, users: usersOf('u1') }));
+      // A cohort of tombstones only is still held: it is listed, with 0 members.
+      expect(await store.removeCohort('c1')).toBe(true);
+      expect(await store.removeCohort('c1')).toBe(false);
+      expect(await store.listCohorts()).toEqual([]);
+    });
+
+    it('removes a cohort larger than one removal step, and the cohorts of all its users', async () => {
+      const store = await open();
+      const ids = Array.from({ length: 2500 }, (_, i) => `user-${String(i).padStart(5, '0')}`);
+      await store.applyBatch(cohortBatch({ users: usersOf(...ids) }));
+      await store.applyBatch(cohortBatch({ cohortId: 'c2', users: usersOf(ids[0] as string) }));
+      expect(await store.removeCohort('c1')).toBe(true);
+      expect(await store.listCohorts()).toMatchObject([{ cohortId: 'c2', members: 1 }]);
+      expect((await store.listMembers('c1', { limit: 10 })).members).toEqual([]);
+      for (const userId of [ids[0], ids[1499], ids[2499]] as string[]) {
+        const expected = userId === ids[0] ? ['c2'] : [];
+        expect((await store.userCohorts(userId)).map((cohort) => cohort.cohortId)).toEqual(expected);
+      }
+    });
+
     it('answers check() while it is open', async () => {
       const store = await open();
       await expect(store.check()).resolves.toBeUndefined();

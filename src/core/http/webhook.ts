@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { CohortBatch } from '../batch.ts';
 import { type DeadLetters, keptBody } from '../dead-letters/dead-letters.ts';
 import { IncompleteBodyError, InvalidJsonError, PayloadError, ReceiverError } from '../errors.ts';
-import type { ReceiverEvents, WebhookAnswered } from '../events.ts';
+import { maxEventUserIds, type ReceiverEvents, type WebhookAnswered } from '../events.ts';
 import { decodeBatch } from '../payload/decode-body.ts';
 import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
@@ -79,8 +79,17 @@ function batchFields(batch: CohortBatch) {
     cohortName: batch.cohortName,
     inCohort: batch.inCohort,
     users: batch.users.length,
+    userIds: firstUserIds(batch),
     computedTime: batch.computedTime,
   };
+}
+
+/** At most {@link maxEventUserIds} ids, read off the parsed batch: no per-user work beyond that. */
+function firstUserIds(batch: CohortBatch): string[] {
+  const count = Math.min(batch.users.length, maxEventUserIds);
+  const ids = new Array<string>(count);
+  for (let i = 0; i < count; i++) ids[i] = (batch.users[i] as CohortBatch['users'][number]).userId;
+  return ids;
 }
 
 /** Keeps a rejected body's exact bytes with the reason; the sender gets its 400/422 either way. */

@@ -119,6 +119,16 @@ export function createMemoryStore(): MembershipStore {
       return result.sort((a, b) => compareCodePoints(a.cohortId, b.cohortId));
     },
 
+    async removeCohort(cohortId) {
+      const cohort = cohorts.get(cohortId);
+      if (cohort === undefined) return false;
+      for (const [userId, register] of cohort.registers) {
+        if (register.inCohort) trackMembership(cohortId, cohort, userId, false);
+      }
+      cohorts.delete(cohortId);
+      return true;
+    },
+
     async check() {},
 
     async close() {},

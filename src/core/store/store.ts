@@ -83,6 +83,12 @@ export interface MembershipStore {
     options: { limit: number; cursor?: string | undefined },
   ): Promise<MembersPage>;
   userCohorts(userId: string): Promise<UserCohort[]>;
+  /**
+   * Forgets a cohort: its registers (tombstones included) and its summary, so it leaves the lists.
+   * Resolves false when the store held nothing of it. A batch of it applied later starts it afresh
+   * (no tombstone is left to refuse an older one): for clearing out test cohorts, not for leaving.
+   */
+  removeCohort(cohortId: string): Promise<boolean>;
   /** Resolves when the store answers; throws with a reason otherwise (for /readyz). */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -40,6 +40,11 @@ export interface DeliveryReceipt {
   /** true: users entered the cohort; false: they left it. */
   inCohort?: boolean;
   users?: number;
+  /**
+   * The batch's first 50 user ids, in its order (`maxEventUserIds`): what a delivery page lists.
+   * Absent from rows recorded before it was kept, and when the body could not be read.
+   */
+  userIds?: string[];
   /** Epoch seconds, as Amplitude sent it. */
   computedTime?: number;
   /** The dead letter holding a rejected body, when it was kept. */

@@ -34,6 +34,7 @@ export function receipt(overrides: Partial<DeliveryReceipt> = {}): DeliveryRecei
     cohortName: 'Power users',
     inCohort: true,
     users: 3,
+    userIds: ['u-1', 'u-2', `u-${clock}`],
     computedTime: 1_700_000_000,
     receiver: 'host-1',
     ...overrides,
@@ -303,6 +304,7 @@ export function describeDeliveryLogContract(name: string, factory: DeliveryLogFa
         cohortName: hostile,
         reason: hostile,
         receiver: hostile,
+        userIds: [hostile, `${hostile}-2`],
       });
       await record(log, original);
       log.recordApplied(applyResult(`${hostile}::1`, { worker: hostile }));
@@ -332,6 +334,17 @@ export function describeDeliveryLogContract(name: string, factory: DeliveryLogFa
       await record(log, bare);
       const [listed] = (await log.list({ limit: 1 })).deliveries;
       expect(listed).toEqual({ ...bare, id: listed?.id, duplicates: 0 });
+    });
+
+    it("keeps a batch's user ids in order, on the accepting row and on a peer's view", async () => {
+      const { log, peer } = await open();
+      const userIds = Array.from({ length: 50 }, (_, i) => `user-${50 - i}`);
+      await record(log, receipt({ messageId: 'm-users', userIds }));
+      expect((await log.get('m-users'))?.userIds).toEqual(userIds);
+      expect((await (await peer()).get('m-users'))?.userIds).toEqual(userIds);
+      const found = (await log.get('m-users')) as Delivery;
+      found.userIds?.push('intruder');
+      expect((await log.get('m-users'))?.userIds).toHaveLength(50);
     });
 
     it('returns copies: changing one does not change the log', async () => {

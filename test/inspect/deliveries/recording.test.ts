@@ -90,6 +90,7 @@ describe('recording deliveries', () => {
       cohortName: batch.cohort_name,
       inCohort: true,
       users: 3,
+      userIds: ['u-1', 'u-2', 'u-3'],
       computedTime: Number(batch.computed_time),
       duplicates: 0,
       applied: { messageId: batch.message_id, entered: 3, left: 0, updated: 0, unchanged: 0 },
@@ -101,6 +102,20 @@ describe('recording deliveries', () => {
     expect(sinks).toEqual([
       { name: 'accepting', delivered: 3, failed: 0 },
       { name: 'refusing', delivered: 0, failed: 3, error: 'SinkError: HTTP 400 from the CRM' },
+    ]);
+  });
+
+  it('keeps the first 50 user ids of a batch, in its order, on each of its rows', async () => {
+    const { post, settle, deliveryLog } = receiver();
+    const ids = Array.from({ length: 120 }, (_, i) => `user-${120 - i}`);
+    const batch = amplitudeBatch({ users: ids.map((user_id) => ({ user_id })) });
+    await post(batch);
+    await post(batch);
+    await settle();
+    const { deliveries } = await deliveryLog.list({ limit: 10 });
+    expect(deliveries.map((row) => [row.outcome, row.users, row.userIds])).toEqual([
+      ['duplicate', 120, ids.slice(0, 50)],
+      ['accepted', 120, ids.slice(0, 50)],
     ]);
   });
 
@@ -164,6 +179,7 @@ describe('recording deliveries', () => {
       reason: new UnavailableError('shutting_down').reason,
       messageId: batch.message_id,
       cohortId: batch.cohort_id,
+      userIds: ['user-1', 'user-2'],
     });
   });
 });
