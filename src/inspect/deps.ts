@@ -7,9 +7,12 @@ import type { MembershipStore } from '../core/store/store.ts';
 import type { ReplayOutcome } from '../runtime/extension.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { DeliveryLog } from './deliveries/delivery-log.ts';
+import type { SeriesStore } from './series/series.ts';
 
 export interface InspectorDeps {
   deliveryLog: DeliveryLog;
+  /** Per-minute series for the charts, kept beside the delivery log. Absent: no charts. */
+  series?: SeriesStore | undefined;
   deadLetters: DeadLetters;
   queue: Pick<Queue, 'stats'>;
   /** Absent in a ROLE=receiver process: the cohort views then say where to look instead. */

@@ -19,6 +19,11 @@ import { processName } from './deliveries/process-name.ts';
 import { createRedisDeliveryLog } from './deliveries/redis.ts';
 import { createSqliteDeliveryLog } from './deliveries/sqlite.ts';
 import { createInspector } from './inspector.tsx';
+import { createMemorySeriesStore } from './series/memory.ts';
+import { startSeriesRecorder } from './series/recorder.ts';
+import { createRedisSeriesStore } from './series/redis.ts';
+import type { SeriesStore } from './series/series.ts';
+import { createSqliteSeriesStore } from './series/sqlite.ts';
 
 const settings = z.object({
   // `off` also stops recording.
@@ -29,6 +34,8 @@ const settings = z.object({
     .default('/inspect'),
   // Kept in memory with QUEUE=memory: a million rows is already hundreds of MB.
   INSPECT_MAX_DELIVERIES: integer(defaultMaxDeliveries, 1, 1_000_000),
+  // Days of per-minute series the charts read (docs/inspect.md#time-series).
+  INSPECT_SERIES_DAYS: integer(7, 1, 90),
   // The page's login tokens, so Amplitude's secret (AUTH_TOKENS) and the operators' rotate apart.
   ADMIN_TOKENS: list,
   // Proxies whose X-Forwarded-Proto / -Host the inspector believes (docs/inspect.md#behind-a-tls-proxy-trust_proxy).
@@ -69,8 +76,18 @@ function attachInspector(receiver: Receiver, own: Settings): void {
   const { logger, events, config } = receiver;
   const deliveryLog = openDeliveryLog(receiver, own);
   recordDeliveries(events, deliveryLog);
+  const series = openSeries(receiver, own);
+  const recorder = startSeriesRecorder({
+    events,
+    series,
+    queue: receiver.queue,
+    sinkControl: () => receiver.sinkControl,
+    store: receiver.store,
+    logger,
+  });
   const pages = createInspector({
     deliveryLog,
+    series,
     deadLetters: receiver.deadLetters,
     queue: receiver.queue,
     store: receiver.store,
@@ -101,7 +118,8 @@ function attachInspector(receiver: Receiver, own: Settings): void {
   receiver.onClose(async () => {
     // Live streams end, so the server can close.
     pages.close();
-    await deliveryLog.close();
+    recorder.close();
+    await Promise.all([deliveryLog.close(), series.close()]);
   });
 }
 
@@ -122,6 +140,22 @@ function openDeliveryLog({ home, config, logger }: Receiver, own: Settings): Del
   if (config.QUEUE === 'memory' || home.kind === 'memory') return createMemoryDeliveryLog(options);
   if (home.kind === 'sqlite') return createSqliteDeliveryLog(home.db, options);
   return createRedisDeliveryLog(home.redis, { ...options, keyPrefix: home.keyPrefix });
+}
+
+/** The per-minute series, where the delivery log is and for the same reasons. */
+function openSeries({ home, config, logger }: Receiver, own: Settings): SeriesStore {
+  const warn = throttledWarning(
+    logger,
+    'recording the inspector time series failed; some minutes are short',
+    60_000,
+  );
+  const options = {
+    retentionMinutes: own.INSPECT_SERIES_DAYS * 24 * 60,
+    onError: (error: Error) => warn({ error: error.message }),
+  };
+  if (config.QUEUE === 'memory' || home.kind === 'memory') return createMemorySeriesStore(options);
+  if (home.kind === 'sqlite') return createSqliteSeriesStore(home.db, options);
+  return createRedisSeriesStore(home.redis, { ...options, keyPrefix: home.keyPrefix });
 }
 
 /** What the webhook answered, what applying did and what each sink did, from the core's events. */

@@ -22,7 +22,7 @@ interface GuardOptions {
 }
 
 /** Paths reachable before logging in. */
-const open = new Set(['/login', '/assets/inspect.css']);
+const open = new Set(['/login', '/assets/inspect.css', '/assets/views.css', '/assets/favicon.svg']);
 
 export function accessGuard({ base, sessions }: GuardOptions): MiddlewareHandler<InspectorEnv> {
   return async function inspectorAccess(c, next) {

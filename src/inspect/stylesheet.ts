@@ -29,7 +29,7 @@ button.danger { color: var(--bad); }
 .outcome-duplicate { color: var(--muted); }
 .outcome-rejected, .outcome-unavailable, .error { color: var(--bad); }
 .notice { padding: .5rem .7rem; border: 1px solid var(--line); border-left: 4px solid var(--warn); margin-bottom: 1rem; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .7rem; margin-bottom: 1rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .7rem; margin-bottom: 1rem; }
 .card { border: 1px solid var(--line); padding: .6rem .8rem; }
 .card b { display: block; font-size: 1.4rem; font-variant-numeric: tabular-nums; }
 .card span { color: var(--muted); font-size: .85rem; }
@@ -38,4 +38,50 @@ tr.fresh td { animation: fresh 2s ease-out; }
 @keyframes fresh { from { background: #2563eb33; } to { background: transparent; } }
 .actions { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
 .actions form { display: inline; }
+/* A wide table scrolls in its box on a phone, not the whole page. */
+.table-scroll { overflow-x: auto; }
+.range-chooser { display: flex; gap: .8rem; margin: .3rem 0 .8rem; flex-wrap: wrap; }
+.range-chooser a[aria-current] { font-weight: 600; text-decoration: none; color: inherit; border-bottom: 2px solid var(--accent); }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 36rem), 1fr)); gap: 1rem; margin-bottom: 1rem; }
+figure.chart { margin: 0; border: 1px solid var(--line); padding: .5rem .6rem; min-width: 0; }
+figure.chart figcaption { font-weight: 600; margin-bottom: .3rem; }
+.chart-box svg { display: block; width: 100%; height: auto; }
+.chart-empty { color: var(--muted); margin: 1.5rem 0; text-align: center; }
+.chart-note { font-size: .85rem; margin: .3rem 0 0; }
+.chart text { font-size: 13px; fill: currentColor; }
+.chart .axis line { stroke: var(--muted); stroke-width: 1; }
+.chart .axis line.grid { stroke: var(--line); }
+.chart .axis-title { fill: var(--muted); }
+.chart .series .line { fill: none; stroke: var(--c); stroke-width: 2; stroke-linejoin: round; }
+.chart .series.dashed .line { stroke-dasharray: 6 4; }
+.chart .series .area { fill: var(--c); opacity: .18; stroke: none; }
+.chart .series .dot { fill: var(--c); }
+.chart .series .bar { fill: var(--c); }
+.chart .threshold { stroke: var(--c); stroke-width: 1.5; stroke-dasharray: 3 3; }
+.chart .threshold-label, .chart .band-label { fill: var(--c); font-size: 12px; }
+.chart .band { fill: var(--c); opacity: .1; }
+.legend { display: flex; flex-wrap: wrap; gap: .3rem 1rem; list-style: none; margin: .3rem 0 0; padding: 0; font-size: .85rem; }
+.legend .swatch { display: inline-block; width: 1.1rem; height: .6rem; margin-right: .35rem; background: var(--c); vertical-align: middle; }
+.legend .swatch.dashed { background: repeating-linear-gradient(90deg, var(--c) 0 5px, transparent 5px 8px); height: .25rem; }
+.legend .swatch.band { opacity: .35; }
+/* On a phone the drawing shrinks to about half: larger text in its units keeps it legible. */
+@media (max-width: 640px) {
+  .chart text { font-size: 20px; }
+  .chart .axis-title { font-size: 17px; }
+  .chart .threshold-label, .chart .band-label { font-size: 17px; }
+}
+.tone-ok { --c: var(--ok); }
+.tone-muted { --c: #8a8a8a; }
+.tone-bad { --c: var(--bad); }
+.tone-warn { --c: var(--warn); }
+.tone-accent { --c: var(--accent); }
+.tone-alt { --c: #8e24aa; }
+.tone-threshold { --c: var(--warn); }
+section.attention { border: 1px solid var(--line); border-left: 4px solid var(--bad); padding: .4rem .9rem .6rem; margin-bottom: 1rem; }
+section.attention.clear { border-left-color: var(--ok); }
+section.attention h2 { margin-top: .3rem; }
+section.attention ul { margin: .3rem 0; padding-left: 1.2rem; }
+section.attention li { margin: .25rem 0; }
+.all-clear { color: var(--ok); font-weight: 600; }
+details.process-counters summary { cursor: pointer; color: var(--muted); margin: .5rem 0; }
 `;

@@ -47,7 +47,7 @@ export async function replaySinkLetter(
     const failure = await sendWithRetries(sink, current.slice(start, start + batchSize), deps);
     if (failure) {
       throw new Error(
-        `sink "${sink.name}" still refuses after ${failure.attempts} attempts: ${failure.error.message}`,
+        `sink "${sink.name}" still refuses after ${failure.attempts} ${failure.attempts === 1 ? 'attempt' : 'attempts'}: ${failure.error.message}`,
         {
           cause: failure.error,
         },

@@ -47,7 +47,7 @@ describe('actions: confirm first, then one POST', () => {
     const result = await textOf(
       await h.post('/inspect/letters/bulk/replay', { id: hiddenIds(confirm) }, { cookie: h.cookie }),
     );
-    expect(result).toContain('applied (1 changes)');
+    expect(result).toContain('applied (1 change)');
     expect(await h.deadLetters.list()).toHaveLength(0);
     expect(await h.store.userCohorts('u0')).toEqual([expect.objectContaining({ cohortId: 'even' })]);
     expect(h.logLines).toContainEqual(
@@ -142,7 +142,7 @@ describe('actions: confirm first, then one POST', () => {
     const result = await textOf(
       await h.post('/inspect/letters/bulk/replay', { id: hiddenIds(preview) }, { cookie }),
     );
-    expect(result).toContain('applied (1 changes)');
+    expect(result).toContain('applied (1 change)');
     expect(result).toContain('still_rejected: invalid_json');
     expect(await h.store.userCohorts('qu')).toHaveLength(1);
     expect((await h.deadLetters.list()).map((letter) => letter.reason)).toEqual([

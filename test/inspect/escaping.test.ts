@@ -45,6 +45,8 @@ const ownTags = new Set([
   'option',
   'pre',
   'script',
+  'ul',
+  'li',
 ]);
 
 function expectSafe(html: string) {
@@ -110,12 +112,35 @@ describe('escaping outside values', () => {
     const page = await textOf(await h.request(`/inspect/letters/${letter?.id}`, { cookie }));
     expectSafe(page);
     expect(page).toContain(
-      '<pre id="body">{&quot;cohort_id&quot;:&quot;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;,&quot;x&quot;:&quot;\u2028\u2029&quot;}</pre>',
+      '<pre id="body" class="body">{\n  &quot;cohort_id&quot;: &quot;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;,\n  &quot;x&quot;: &quot;\u2028\u2029&quot;\n}</pre>',
     );
     expectSafe(await textOf(await h.request('/inspect/quarantine', { cookie })));
     expectSafe(await textOf(await h.request(`/inspect/letters/${letter?.id}/replay`, { cookie })));
     const download = await h.request(`/inspect/letters/${letter?.id}/body`, { cookie });
     expect(await download.text()).toBe(body);
+  });
+
+  it('escapes what a rejected body says of itself (its message_id and cohort) on the deliveries list', async () => {
+    const h = createInspectorHarness();
+    const { cookie } = await h.login();
+    const body = JSON.stringify({ cohort_id: hostile, cohort_name: hostile, message_id: hostile });
+    const quarantineId = await h.deadLetters.add({ kind: 'rejected', reason: 'invalid_payload: x', body });
+    const {
+      cohortId: _id,
+      cohortName: _name,
+      ...receipt
+    } = h.receipt({
+      messageId: null,
+      outcome: 'rejected',
+      status: 422,
+      quarantineId,
+    });
+    h.deliveryLog.recordReceipt(receipt);
+    await h.deliveryLog.flush();
+    const page = await textOf(await h.request('/inspect/deliveries', { cookie }));
+    expectSafe(page);
+    expect(page).toContain(`<a href="/inspect/letters/${quarantineId}">${escaped}</a>`);
+    expect(page).toContain(`${escaped} (${escaped})`);
   });
 
   it('sends hostile values through the live tail as JSON the script puts in with textContent', async () => {

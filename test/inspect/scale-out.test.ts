@@ -90,7 +90,7 @@ describeWithChromium('inspector across processes', () => {
           ),
         );
       expect(rows.map((cells) => cells[6]).sort()).toEqual([...sent].sort());
-      expect(rows.every((cells) => cells[7] === '+1 −0 =0')).toBe(true);
+      expect(rows.every((cells) => cells[7] === '+1 −0 ~0 =0')).toBe(true);
       // Rows from both receiver processes, named hostname-pid.
       const receivers = [...new Set(rows.map((cells) => cells[8] ?? ''))];
       expect(receivers).toHaveLength(2);

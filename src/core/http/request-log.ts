@@ -4,6 +4,12 @@ import type { Logger } from 'pino';
 import type { ReceiverEvents } from '../events.ts';
 import type { AppEnv } from './app-env.ts';
 
+/**
+ * What browsers ask for by themselves on any page they show (a JSON answer, /metrics): a 404 there
+ * is no client doing anything wrong, so it is logged at debug rather than warn.
+ */
+const browserProbe = /^\/(?:favicon\.ico|apple-touch-icon(?:-precomposed)?\.png)$/;
+
 export function requestLog({
   logger,
   events,
@@ -24,6 +30,7 @@ export function requestLog({
     // The route pattern, not the path: user ids in paths would explode a metric's label set.
     events.emit('request', { route: c.req.routePath === '/*' ? 'other' : c.req.routePath, status, ms });
     if (status >= 500 && status !== 503) logger.error(line, 'request failed');
+    else if (status === 404 && browserProbe.test(c.req.path)) logger.debug(line, 'request rejected');
     else if (status >= 400) logger.warn(line, 'request rejected');
     else logger.info(line, 'request');
   };

@@ -5,7 +5,15 @@ import { type ExportFormat, exportMembers, responseCutter } from '../../core/htt
 import { type InspectorContext, pageOf } from '../context.ts';
 import type { InspectorEnv } from '../env.ts';
 import { reject } from '../reject.tsx';
-import { CohortPage, CohortsPage, NoStorePage, UserPage } from '../views/cohorts.tsx';
+import { parseRange, readBuckets, windowOf } from '../views/chart.tsx';
+import {
+  type CohortCharts,
+  CohortPage,
+  CohortsPage,
+  cohortSeriesNames,
+  NoStorePage,
+  UserPage,
+} from '../views/cohorts.tsx';
 import { readHolds } from './sink-routes.tsx';
 
 const membersPerPage = 100;
@@ -26,9 +34,17 @@ export function cohortRoutes(ctx: InspectorContext) {
     const cohortId = c.req.query('id');
     if (!cohortId) return reject(c, base, 400, 'cohort_id_required', 'Give a cohort id.');
     const cursor = c.req.query('cursor') || undefined;
-    const [page, cohorts] = await Promise.all([
+    const range = parseRange(c.req.query('range'));
+    const series = deps.series;
+    const [page, cohorts, charts] = await Promise.all([
       deps.store.listMembers(cohortId, { limit: membersPerPage, cursor }),
       deps.store.listCohorts(),
+      series === undefined
+        ? ({ absent: true } as const)
+        : readBuckets(series, Object.values(cohortSeriesNames(cohortId)), windowOf(range, ctx.now())).then(
+            (buckets): CohortCharts => ({ buckets }),
+            (error: unknown) => ({ error: (error as Error).message }),
+          ),
     ]);
     const summary = cohorts.find((cohort) => cohort.cohortId === cohortId);
     return c.html(
@@ -39,6 +55,8 @@ export function cohortRoutes(ctx: InspectorContext) {
         page={page}
         cursor={cursor}
         holds={await readHolds(ctx)}
+        range={range}
+        charts={charts}
       />,
     );
   });

@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming';
 import { type InspectorContext, pageOf } from '../context.ts';
 import { type DeliveryOutcome, type DeliveryQuery, deliveryOutcomes } from '../deliveries/delivery-log.ts';
 import { matchesQuery } from '../deliveries/rows.ts';
-import { deliveryRow } from '../delivery-row.ts';
+import { deliveryRow, withBodyHints } from '../delivery-row.ts';
 import type { InspectorEnv } from '../env.ts';
 import { parseUtc } from '../format.ts';
 import { sessionCookie } from '../guard.tsx';
@@ -86,11 +86,13 @@ export function deliveryRoutes(ctx: InspectorContext) {
       // The live tail starts after the newest row that exists now, whatever the filters show.
       deps.deliveryLog.since(undefined, 1),
     ]);
+    // Only the rows shown read their letters (a rejected body's message_id and cohort).
+    const shown = await withBodyHints(page.deliveries, deps.deadLetters);
     return c.html(
       <DeliveriesPage
         {...pageOf(ctx, c)}
         nonce={c.get('secureHeadersNonce')}
-        rows={page.deliveries.map((delivery) => deliveryRow(delivery, base))}
+        rows={shown.map((delivery) => deliveryRow(delivery, base))}
         filters={parsed.filters}
         filterQuery={parsed.text}
         nextCursor={page.nextCursor}
@@ -113,7 +115,8 @@ export function deliveryRoutes(ctx: InspectorContext) {
         `No kept delivery has message_id ${JSON.stringify(messageId)}.`,
       );
     }
-    return c.html(<DeliveryPage {...pageOf(ctx, c)} delivery={delivery} />);
+    const [shown] = await withBodyHints([delivery], deps.deadLetters);
+    return c.html(<DeliveryPage {...pageOf(ctx, c)} delivery={shown ?? delivery} />);
   });
 
   app.get('/deliveries/live', (c) => {
@@ -135,10 +138,11 @@ export function deliveryRoutes(ctx: InspectorContext) {
         for (const delivery of fresh) {
           after = delivery.id;
           if (!matchesQuery(delivery, query)) continue;
+          const [shown] = await withBodyHints([delivery], deps.deadLetters);
           await stream.writeSSE({
             event: 'delivery',
             id: delivery.id,
-            data: eventData(deliveryRow(delivery, base)),
+            data: eventData(deliveryRow(shown ?? delivery, base)),
           });
           lastWrite = ctx.now();
         }

@@ -12,6 +12,7 @@ import { type InspectorContext, logAction, pageOf } from '../context.ts';
 import { letterHref } from '../delivery-row.ts';
 import type { InspectorEnv } from '../env.ts';
 import { allLetterKinds, filterFields, parseLetterFilter, selectLetters } from '../letter-filter.ts';
+import { plural } from '../plural.ts';
 import { reject } from '../reject.tsx';
 import { type Action, type ActionResult, ConfirmPage, ResultsPage } from '../views/confirm.tsx';
 import { LetterPage, LettersPage } from '../views/letters.tsx';
@@ -85,7 +86,7 @@ export function letterRoutes(ctx: InspectorContext) {
         base,
         400,
         'over_cap',
-        `At most ${ctx.bulkCap} letters at a time; ${ids.length} were named.`,
+        `At most ${plural(ctx.bulkCap, 'letter')} at a time; ${ids.length} were named.`,
       );
     }
     return act(c, action, ids);
@@ -165,7 +166,7 @@ export function letterRoutes(ctx: InspectorContext) {
       await deps.deadLetters.drop(letter.id);
       const detail =
         'changes' in outcome
-          ? ` (${outcome.changes} changes)`
+          ? ` (${plural(outcome.changes, 'change')})`
           : 'messageId' in outcome
             ? ` (${outcome.messageId})`
             : '';

@@ -1,4 +1,4 @@
-/** @module Login and logout. */
+/** @module Login and logout, and the assets the login page shows before any login (guard.tsx's open paths). */
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { InspectorContext } from '../context.ts';
@@ -7,6 +7,7 @@ import { clearSessionCookie, sessionCookie, setSessionCookie } from '../guard.ts
 import { reject, wantsHtml } from '../reject.tsx';
 import { matchToken } from '../tokens.ts';
 import { LoginPage } from '../views/login.tsx';
+import { faviconSvg, viewStyles } from '../views/view-styles.ts';
 
 /** Only a path inside the inspector: a `next` elsewhere would make the login an open redirect. */
 function safeNext(base: string, next: unknown): string {
@@ -18,6 +19,8 @@ function safeNext(base: string, next: unknown): string {
 export function sessionRoutes(ctx: InspectorContext) {
   const { base } = ctx;
   const app = new Hono<InspectorEnv>();
+  app.get('/assets/views.css', (c) => c.body(viewStyles, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
+  app.get('/assets/favicon.svg', (c) => c.body(faviconSvg, 200, { 'Content-Type': 'image/svg+xml' }));
   app.get('/login', (c) => {
     if (ctx.sessions === undefined) return c.redirect(base, 303);
     const message = c.req.query('expired') ? 'Your session expired: log in again.' : undefined;

@@ -10,6 +10,7 @@ import { routesMembersOf } from '../../core/sinks/route.ts';
 import { type InspectorContext, logAction, pageOf } from '../context.ts';
 import type { InspectorEnv } from '../env.ts';
 import { reject } from '../reject.tsx';
+import { parseRange, readBuckets, windowOf } from '../views/chart.tsx';
 import {
   type HoldAction,
   HoldConfirmPage,
@@ -17,9 +18,11 @@ import {
   type HoldsRead,
   NoSinkControlPage,
   type SinkAction,
+  type SinkCharts,
   SinkConfirmPage,
   SinkDonePage,
   SinksPage,
+  sinkSeriesNames,
 } from '../views/sinks.tsx';
 
 const isSinkAction = (value: unknown): value is SinkAction =>
@@ -67,6 +70,16 @@ export function sinkRoutes(ctx: InspectorContext) {
     const sinks = control();
     if (sinks === undefined) return c.html(<NoSinkControlPage {...pageOf(ctx, c)} />);
     const [status, cohorts] = await Promise.all([sinks.status(), deps.store?.listCohorts()]);
+    const range = parseRange(c.req.query('range'));
+    const series = deps.series;
+    const names = status.sinks.flatMap((sink) => Object.values(sinkSeriesNames(sink.name)));
+    const charts: SinkCharts =
+      series === undefined
+        ? { absent: true }
+        : await readBuckets(series, names, windowOf(range, ctx.now())).then(
+            (buckets) => ({ buckets }),
+            (error: unknown) => ({ error: (error as Error).message }),
+          );
     const backfillCohorts =
       cohorts &&
       new Map(
@@ -82,6 +95,8 @@ export function sinkRoutes(ctx: InspectorContext) {
         holds={status.holds}
         backfillCohorts={backfillCohorts}
         now={ctx.now()}
+        range={range}
+        charts={charts}
       />,
     );
   });

@@ -3,6 +3,17 @@
 import type { CohortSummary, MembersPage, UserCohort } from '../../core/store/store.ts';
 import type { CohortActivity } from '../deliveries/delivery-log.ts';
 import { formatCount, formatSeconds, formatTime } from '../format.ts';
+import {
+  type Buckets,
+  Chart,
+  NoCharts,
+  noSeriesReason,
+  type Range,
+  RangeChooser,
+  ranges,
+  valuesOf,
+} from './chart.tsx';
+import { cohortRemoveHref } from './cohort-remove.tsx';
 import { Page } from './layout.tsx';
 import { HoldBanner, type HoldsRead } from './sinks.tsx';
 import { TableHead } from './table-head.tsx';
@@ -94,6 +105,9 @@ export function CohortPage(props: {
   cursor: string | undefined;
   /** For the mass-exit hold banner; undefined without sink control. */
   holds?: HoldsRead | undefined;
+  range: Range;
+  /** Members, entered and left over the range, or why there are none. */
+  charts: CohortCharts;
 }) {
   const { base, cohortId } = props;
   return (
@@ -120,30 +134,40 @@ export function CohortPage(props: {
           every member, in user_id order: <a href={exportHref(base, cohortId, 'csv')}>CSV</a> ·{' '}
           <a href={exportHref(base, cohortId, 'ndjson')}>NDJSON</a>
         </dd>
+        <dt>remove</dt>
+        <dd>
+          <a class="danger" href={cohortRemoveHref(base, cohortId)}>
+            Remove this cohort…
+          </a>
+        </dd>
       </dl>
-      <table id="members">
-        <TableHead columns={['user_id', 'member since (computed_time)', 'properties']} />
-        <tbody>
-          {props.page.members.length === 0 ? (
-            <tr>
-              <td colspan={3} class="muted">
-                No members{props.cursor ? ' on this page' : ''}.
-              </td>
-            </tr>
-          ) : null}
-          {props.page.members.map((member) => (
-            <tr>
-              <td>
-                <a href={`${base}/users?user_id=${encodeURIComponent(member.userId)}`}>{member.userId}</a>
-              </td>
-              <td>{formatSeconds(member.since)}</td>
-              <td>
-                <code>{member.properties === null ? '' : JSON.stringify(member.properties)}</code>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <CohortChartSection base={base} cohortId={cohortId} range={props.range} charts={props.charts} />
+      <h2>Members</h2>
+      <div class="table-scroll">
+        <table id="members">
+          <TableHead columns={['user_id', 'member since (computed_time)', 'properties']} />
+          <tbody>
+            {props.page.members.length === 0 ? (
+              <tr>
+                <td colspan={3} class="muted">
+                  No members{props.cursor ? ' on this page' : ''}.
+                </td>
+              </tr>
+            ) : null}
+            {props.page.members.map((member) => (
+              <tr>
+                <td>
+                  <a href={`${base}/users?user_id=${encodeURIComponent(member.userId)}`}>{member.userId}</a>
+                </td>
+                <td>{formatSeconds(member.since)}</td>
+                <td>
+                  <code>{member.properties === null ? '' : JSON.stringify(member.properties)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p class="actions">
         {props.cursor ? <a href={cohortHref(base, cohortId)}>← first page</a> : null}
         {props.page.nextCursor ? (
@@ -156,6 +180,59 @@ export function CohortPage(props: {
         ) : null}
       </p>
     </Page>
+  );
+}
+
+/** A cohort's series over the range: the buckets, or why there are none. */
+export type CohortCharts = { buckets: Buckets } | { error: string } | { absent: true };
+
+/** The series names of one cohort's charts (ids may hold ':' or quotes: the store keeps them as given). */
+export const cohortSeriesNames = (cohortId: string) => ({
+  members: `cohort:${cohortId}:members`,
+  entered: `cohort:${cohortId}:entered`,
+  left: `cohort:${cohortId}:left`,
+});
+
+function CohortChartSection(props: { base: string; cohortId: string; range: Range; charts: CohortCharts }) {
+  const { charts, cohortId } = props;
+  const names = cohortSeriesNames(cohortId);
+  return (
+    <>
+      <h2>Over the {ranges[props.range].label}</h2>
+      <RangeChooser
+        current={props.range}
+        href={(range) => `${cohortHref(props.base, cohortId)}&range=${range}`}
+      />
+      {'absent' in charts ? (
+        <NoCharts reason={noSeriesReason} />
+      ) : 'error' in charts ? (
+        <NoCharts reason={`the time series could not be read: ${charts.error}`} />
+      ) : (
+        <div class="charts">
+          <Chart
+            id="chart-members"
+            title="Members over time"
+            kind="area"
+            window={charts.buckets.window}
+            times={charts.buckets.times}
+            yTitle="members (highest)"
+            series={[{ label: 'members', tone: 'accent', values: valuesOf(charts.buckets, names.members) }]}
+          />
+          <Chart
+            id="chart-entered-left"
+            title="Entered and left"
+            kind="bars"
+            window={charts.buckets.window}
+            times={charts.buckets.times}
+            yTitle={`users ${ranges[props.range].per}`}
+            series={[
+              { label: 'entered', tone: 'ok', values: valuesOf(charts.buckets, names.entered) },
+              { label: 'left', tone: 'bad', values: valuesOf(charts.buckets, names.left) },
+            ]}
+          />
+        </div>
+      )}
+    </>
   );
 }
 

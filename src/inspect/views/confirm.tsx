@@ -2,6 +2,7 @@
 import type { Letter } from '../../core/dead-letters/dead-letters.ts';
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime } from '../format.ts';
+import { agree } from '../plural.ts';
 import { Page } from './layout.tsx';
 import { TableHead } from './table-head.tsx';
 
@@ -39,8 +40,12 @@ export function ConfirmPage(props: ConfirmProps) {
     >
       <p id="confirm-summary">
         This will {action} <b>{formatCount(count)}</b> letter{count === 1 ? '' : 's'}
-        {props.matching !== undefined ? ` (${formatCount(props.matching)} match the filter` : ''}
-        {capped ? `; at most ${formatCount(props.cap ?? count)} are taken at a time, newest first` : ''}
+        {props.matching !== undefined
+          ? ` (${formatCount(props.matching)} ${agree(props.matching, 'matches', 'match')} the filter`
+          : ''}
+        {capped
+          ? `; at most ${formatCount(props.cap ?? count)} ${agree(props.cap ?? count, 'is', 'are')} taken at a time, newest first`
+          : ''}
         {props.matching !== undefined ? ')' : ''}.
       </p>
       <p class="muted">{actionWords[action]}</p>

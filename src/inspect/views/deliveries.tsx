@@ -1,7 +1,7 @@
 /** @module Deliveries: newest first, filters, cursor paging, lookup by message_id, and the live tail. */
 import { raw } from 'hono/html';
 import { deliveryOutcomes } from '../deliveries/delivery-log.ts';
-import { type DeliveryRow, deliveryColumns } from '../delivery-row.ts';
+import { appliedLegend, type DeliveryRow, deliveryColumns } from '../delivery-row.ts';
 import { liveScript } from '../live-script.ts';
 import { Page } from './layout.tsx';
 import { TableHead } from './table-head.tsx';
@@ -33,9 +33,12 @@ export interface DeliveriesProps {
 
 export function RowCells({ row }: { row: DeliveryRow }) {
   return (
-    <tr data-id={row.id}>
+    <tr data-id={row.id} {...(row.className ? { class: row.className } : {})}>
       {row.cells.map((cell) => (
-        <td {...(cell.className ? { class: cell.className } : {})}>
+        <td
+          {...(cell.className ? { class: cell.className } : {})}
+          {...(cell.title ? { title: cell.title } : {})}
+        >
           {cell.href ? <a href={cell.href}>{cell.text}</a> : cell.text}
         </td>
       ))}
@@ -119,6 +122,9 @@ export function DeliveriesPage(props: DeliveriesProps) {
           )}
         </tbody>
       </table>
+      <p class="muted legend" id="applied-legend">
+        applied: {appliedLegend}.
+      </p>
       <p class="actions">
         {props.paged ? <a href={`${base}/deliveries?${props.filterQuery}`}>← newest</a> : null}
         {props.nextCursor ? (

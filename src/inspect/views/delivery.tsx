@@ -1,7 +1,7 @@
 /** @module One delivery: what arrived, what was answered, and once applied what changed and each sink's result. */
-import type { Delivery } from '../deliveries/delivery-log.ts';
-import { letterHref } from '../delivery-row.ts';
+import { letterHref, type ShownDelivery, sinkFailure } from '../delivery-row.ts';
 import { formatCount, formatDirection, formatDuration, formatSeconds, formatTime } from '../format.ts';
+import { plural } from '../plural.ts';
 import { Page } from './layout.tsx';
 import { TableHead } from './table-head.tsx';
 
@@ -12,20 +12,21 @@ export function DeliveryPage({
 }: {
   base: string;
   loggedIn: boolean;
-  delivery: Delivery;
+  delivery: ShownDelivery;
 }) {
   const applied = delivery.applied;
+  const failure = sinkFailure(applied);
+  const hints = delivery.hints;
+  const messageId = delivery.messageId ?? hints?.messageId;
+  const cohortId = delivery.cohortId ?? hints?.cohortId;
+  const cohortName = delivery.cohortId !== undefined ? delivery.cohortName : hints?.cohortName;
   return (
-    <Page
-      title={`Delivery ${delivery.messageId ?? delivery.id}`}
-      base={base}
-      section="deliveries"
-      loggedIn={loggedIn}
-    >
+    <Page title={`Delivery ${messageId ?? delivery.id}`} base={base} section="deliveries" loggedIn={loggedIn}>
       <dl id="delivery">
         <dt>message_id</dt>
         <dd>
-          <code>{delivery.messageId ?? '(none)'}</code>
+          <code>{messageId ?? '(none)'}</code>
+          {delivery.messageId === null && messageId !== undefined ? ' (read from the rejected body)' : ''}
         </dd>
         <dt>received</dt>
         <dd>{formatTime(delivery.receivedAt)}</dd>
@@ -37,18 +38,38 @@ export function DeliveryPage({
         </dd>
         <dt>cohort</dt>
         <dd>
-          {delivery.cohortId === undefined ? (
+          {cohortId === undefined ? (
             '—'
           ) : (
-            <a href={`${base}/cohort?id=${encodeURIComponent(delivery.cohortId)}`}>
-              {delivery.cohortName ?? ''} ({delivery.cohortId})
+            <a href={`${base}/cohort?id=${encodeURIComponent(cohortId)}`}>
+              {cohortName ?? ''} ({cohortId})
             </a>
           )}
+          {delivery.cohortId === undefined && cohortId !== undefined ? ' (read from the rejected body)' : ''}
         </dd>
         <dt>direction</dt>
         <dd>{formatDirection(delivery.inCohort)}</dd>
         <dt>users</dt>
         <dd>{delivery.users === undefined ? '—' : formatCount(delivery.users)}</dd>
+        {delivery.userIds !== undefined && delivery.userIds.length > 0 ? (
+          <>
+            <dt>user ids</dt>
+            <dd id="user-ids">
+              <ul class="user-ids">
+                {delivery.userIds.map((id) => (
+                  <li>
+                    <a href={`${base}/users?user_id=${encodeURIComponent(id)}`}>
+                      <code>{id}</code>
+                    </a>
+                  </li>
+                ))}
+              </ul>
+              {(delivery.users ?? 0) > delivery.userIds.length
+                ? `and ${formatCount((delivery.users ?? 0) - delivery.userIds.length)} more`
+                : ''}
+            </dd>
+          </>
+        ) : null}
         <dt>computed_time</dt>
         <dd>
           {formatSeconds(delivery.computedTime)}
@@ -62,7 +83,7 @@ export function DeliveryPage({
           <>
             <dt>body</dt>
             <dd>
-              <a href={letterHref(base, delivery.quarantineId)}>in the quarantine</a>
+              <a href={letterHref(base, delivery.quarantineId)}>its letter in the quarantine</a>
             </dd>
           </>
         ) : null}
@@ -79,12 +100,25 @@ export function DeliveryPage({
             <dd>{formatCount(applied.entered)}</dd>
             <dt>left</dt>
             <dd>{formatCount(applied.left)}</dd>
+            <dt>updated</dt>
+            <dd>
+              {applied.updated === undefined
+                ? '— (not counted by that worker)'
+                : formatCount(applied.updated)}
+            </dd>
             <dt>unchanged</dt>
             <dd>{formatCount(applied.unchanged)}</dd>
             <dt>worker</dt>
             <dd>{applied.worker}</dd>
           </dl>
           <h2>Sinks</h2>
+          {failure === undefined ? null : (
+            <p class={`notice ${failure === 'all' ? 'sinks-failed' : 'sinks-partial'}`} id="sinks-failed">
+              {failure === 'all'
+                ? `Sinks failed: no sink took these changes (${plural(applied.sinks.length, 'sink')}).`
+                : 'Sinks partly failed: some changes did not reach a sink.'}
+            </p>
+          )}
           {applied.sinks.length === 0 ? (
             <p class="muted">No sink results (no sinks, or no effective changes to send).</p>
           ) : (

@@ -30,10 +30,12 @@ export interface PageProps {
   loggedIn?: boolean;
   /** Reloads the page after this many seconds (a meta refresh: no script, so no CSP change). */
   refreshSeconds?: number | undefined;
+  /** False on the login page: before a login the sections are only dead ends (each redirects back). */
+  nav?: boolean;
   children?: Child;
 }
 
-export function Page({ title, base, section, loggedIn, refreshSeconds, children }: PageProps) {
+export function Page({ title, base, section, loggedIn, refreshSeconds, nav = true, children }: PageProps) {
   // raw() only on this constant: every outside value goes through JSX, which escapes it.
   return (
     <>
@@ -47,17 +49,25 @@ export function Page({ title, base, section, loggedIn, refreshSeconds, children 
           )}
           <title>{`${title} · cohort-receiver inspector`}</title>
           <link rel="stylesheet" href={`${base}/assets/inspect.css`} />
+          <link rel="stylesheet" href={`${base}/assets/views.css`} />
+          {/* Named here, the browser asks for it instead of a /favicon.ico that 404s. */}
+          <link rel="icon" type="image/svg+xml" href={`${base}/assets/favicon.svg`} />
         </head>
         <body>
           <header>
             <strong>cohort-receiver</strong>
-            <nav>
-              {sections.map((item) => (
-                <a href={`${base}${item.path}`} {...(item.id === section ? { 'aria-current': 'page' } : {})}>
-                  {item.label}
-                </a>
-              ))}
-            </nav>
+            {nav ? (
+              <nav>
+                {sections.map((item) => (
+                  <a
+                    href={`${base}${item.path}`}
+                    {...(item.id === section ? { 'aria-current': 'page' } : {})}
+                  >
+                    {item.label}
+                  </a>
+                ))}
+              </nav>
+            ) : null}
             {loggedIn ? (
               <form method="post" action={`${base}/logout`}>
                 <button type="submit">Log out</button>

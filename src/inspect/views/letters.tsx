@@ -8,7 +8,9 @@ import {
 import { letterHref } from '../delivery-row.ts';
 import { formatCount, formatTime } from '../format.ts';
 import { type LetterFilter, letterCohorts } from '../letter-filter.ts';
+import { agree, plural } from '../plural.ts';
 import { Page, type Section } from './layout.tsx';
+import { prettyJson } from './pretty-json.ts';
 import { TableHead } from './table-head.tsx';
 import { TimeRange } from './time-range.tsx';
 
@@ -74,21 +76,24 @@ export function LettersPage(props: LettersProps) {
           <input name="reason" value={filter.reason ?? ''} />
         </label>
         <TimeRange from={filter.from} to={filter.to} />
-        <button type="submit">Filter</button>
-        {props.replayBlocked === undefined ? (
-          <button type="submit" name="action" value="replay" formaction={`${base}/letters/bulk`}>
-            Replay matching…
+        {/* One group that never wraps inside: "Drop matching…" stays beside Filter and Replay. */}
+        <span class="filter-actions">
+          <button type="submit">Filter</button>
+          {props.replayBlocked === undefined ? (
+            <button type="submit" name="action" value="replay" formaction={`${base}/letters/bulk`}>
+              Replay matching…
+            </button>
+          ) : null}
+          <button type="submit" name="action" value="drop" formaction={`${base}/letters/bulk`} class="danger">
+            Drop matching…
           </button>
-        ) : null}
-        <button type="submit" name="action" value="drop" formaction={`${base}/letters/bulk`} class="danger">
-          Drop matching…
-        </button>
+        </span>
       </form>
       {props.replayBlocked !== undefined ? (
         <p class="notice">Replay is not possible here: {props.replayBlocked}</p>
       ) : null}
       <p>
-        {formatCount(props.matching)} letter{props.matching === 1 ? '' : 's'} match
+        {plural(props.matching, 'letter')} {agree(props.matching, 'matches', 'match')}
         {props.matching > props.letters.length ? `; the newest ${props.letters.length} are shown` : ''}.
       </p>
       <table id="letters">
@@ -122,6 +127,9 @@ export function LetterPage(props: {
 }) {
   const { base, letter } = props;
   const bytes = letterBytes(letter);
+  const text = bytes.toString('utf8');
+  // A cut body is no valid JSON, so it stays as kept.
+  const pretty = prettyJson(text);
   const section = letter.kind === 'rejected' ? 'quarantine' : 'dead-letters';
   return (
     <Page title={`Letter ${letter.id}`} base={base} section={section} loggedIn={props.loggedIn}>
@@ -148,7 +156,7 @@ export function LetterPage(props: {
         <dd>
           {letter.truncated
             ? `${keptBodySize(letter)}: only these were kept, so the body cannot be replayed`
-            : `${formatCount(bytes.length)} bytes`}
+            : plural(bytes.length, 'byte')}
           {letter.encoding === 'base64' ? ', not UTF-8 (shown with replacement characters)' : ''} ·{' '}
           <a href={`${base}/letters/${encodeURIComponent(letter.id)}/body`} download>
             {letter.truncated ? 'download the bytes kept' : 'download the exact bytes'}
@@ -182,7 +190,12 @@ export function LetterPage(props: {
         <a href={`${base}/letters/${encodeURIComponent(letter.id)}/drop`}>Drop…</a>
       </div>
       <h2>Body</h2>
-      <pre id="body">{bytes.toString('utf8')}</pre>
+      {pretty === undefined ? null : (
+        <p class="muted">Indented for reading; the download has the exact bytes.</p>
+      )}
+      <pre id="body" class="body">
+        {pretty ?? text}
+      </pre>
     </Page>
   );
 }

@@ -11,7 +11,7 @@ export function LoginPage({
   message?: string | undefined;
 }) {
   return (
-    <Page title="Log in" base={base}>
+    <Page title="Log in" base={base} nav={false}>
       {message ? (
         <p class="error" id="login-message">
           {message}

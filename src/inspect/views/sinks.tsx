@@ -5,6 +5,16 @@
  */
 import type { Hold, SinkStatus, Stamp } from '../../core/sinks/control.ts';
 import { formatCount, formatDuration, formatTime } from '../format.ts';
+import {
+  type Buckets,
+  Chart,
+  NoCharts,
+  noSeriesReason,
+  type Range,
+  RangeChooser,
+  ranges,
+  valuesOf,
+} from './chart.tsx';
 import { Page } from './layout.tsx';
 import { TableHead } from './table-head.tsx';
 
@@ -145,6 +155,69 @@ export interface SinksPageProps {
   /** Per sink, the cohorts it takes members of (for "backfill one cohort"); undefined without a store. */
   backfillCohorts: ReadonlyMap<string, readonly { cohortId: string; cohortName: string }[]> | undefined;
   now: number;
+  range: Range;
+  /** Delivered, failed and waiting per sink over the range, or why there are none. */
+  charts: SinkCharts;
+}
+
+/** The sinks' series over the range: the buckets, or why there are none. */
+export type SinkCharts = { buckets: Buckets } | { error: string } | { absent: true };
+
+/** The series names of one sink's charts. */
+export const sinkSeriesNames = (sink: string) => ({
+  delivered: `sink:${sink}:delivered`,
+  failed: `sink:${sink}:failed`,
+  waiting: `sink:${sink}:waiting`,
+});
+
+/** Per sink: delivered and failed changes (bars), changes waiting (area). */
+function SinkChartSection(props: { base: string; sinks: SinkStatus[]; range: Range; charts: SinkCharts }) {
+  const { charts, range } = props;
+  if (props.sinks.length === 0) return null;
+  return (
+    <section id="sink-charts">
+      <h2>Over the {ranges[range].label}</h2>
+      <RangeChooser current={range} href={(one) => `${props.base}/sinks?range=${one}`} />
+      {'absent' in charts ? (
+        <NoCharts reason={noSeriesReason} />
+      ) : 'error' in charts ? (
+        <NoCharts reason={`the time series could not be read: ${charts.error}`} />
+      ) : (
+        props.sinks.map((sink, index) => {
+          const names = sinkSeriesNames(sink.name);
+          const { buckets } = charts;
+          return (
+            <>
+              <h3>Sink {sink.name}</h3>
+              <div class="charts" data-sink={sink.name}>
+                <Chart
+                  id={`chart-sink-${index}-changes`}
+                  title={`${sink.name}: delivered and failed changes`}
+                  kind="bars"
+                  window={buckets.window}
+                  times={buckets.times}
+                  yTitle={`changes ${ranges[range].per}`}
+                  series={[
+                    { label: 'delivered', tone: 'ok', values: valuesOf(buckets, names.delivered) },
+                    { label: 'failed (dead-lettered)', tone: 'bad', values: valuesOf(buckets, names.failed) },
+                  ]}
+                />
+                <Chart
+                  id={`chart-sink-${index}-waiting`}
+                  title={`${sink.name}: changes waiting`}
+                  kind="area"
+                  window={buckets.window}
+                  times={buckets.times}
+                  yTitle="changes (highest)"
+                  series={[{ label: 'waiting', tone: 'warn', values: valuesOf(buckets, names.waiting) }]}
+                />
+              </div>
+            </>
+          );
+        })
+      )}
+    </section>
+  );
 }
 
 /** While a backfill runs, the page reloads itself this often to show its progress. */
@@ -209,48 +282,51 @@ export function SinksPage(props: SinksPageProps) {
         </>
       ) : null}
       {holds.length > 0 ? <h2>Sinks</h2> : null}
-      <table id="sinks">
-        <TableHead columns={['sink', 'takes', 'state', '#waiting', '#held', 'actions']} />
-        <tbody>
-          {sinks.length === 0 ? (
-            <tr>
-              <td colspan={6} class="muted">
-                No sinks (SINKS=none): changes go nowhere.
-              </td>
-            </tr>
-          ) : null}
-          {sinks.map((sink) => (
-            <tr data-sink={sink.name}>
-              <td>
-                <b>{sink.name}</b>
-              </td>
-              <td>
-                <RouteText sink={sink} />
-              </td>
-              <td>
-                <SinkState sink={sink} now={now} />
-              </td>
-              <td class="num">{formatCount(sink.waiting)}</td>
-              <td class="num">{formatCount(sink.held)}</td>
-              <td>
-                <div class="actions">
-                  {sink.paused ? (
-                    <a href={sinkActionHref(base, 'resume', sink.name)}>Resume…</a>
-                  ) : (
-                    <a href={sinkActionHref(base, 'pause', sink.name)}>Pause…</a>
-                  )}
-                </div>
-                <BackfillForm base={base} sink={sink} cohorts={props.backfillCohorts?.get(sink.name)} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <div class="table-scroll">
+        <table id="sinks">
+          <TableHead columns={['sink', 'takes', 'state', '#waiting', '#held', 'actions']} />
+          <tbody>
+            {sinks.length === 0 ? (
+              <tr>
+                <td colspan={6} class="muted">
+                  No sinks (SINKS=none): changes go nowhere.
+                </td>
+              </tr>
+            ) : null}
+            {sinks.map((sink) => (
+              <tr data-sink={sink.name}>
+                <td>
+                  <b>{sink.name}</b>
+                </td>
+                <td>
+                  <RouteText sink={sink} />
+                </td>
+                <td>
+                  <SinkState sink={sink} now={now} />
+                </td>
+                <td class="num">{formatCount(sink.waiting)}</td>
+                <td class="num">{formatCount(sink.held)}</td>
+                <td>
+                  <div class="actions">
+                    {sink.paused ? (
+                      <a href={sinkActionHref(base, 'resume', sink.name)}>Resume…</a>
+                    ) : (
+                      <a href={sinkActionHref(base, 'pause', sink.name)}>Pause…</a>
+                    )}
+                  </div>
+                  <BackfillForm base={base} sink={sink} cohorts={props.backfillCohorts?.get(sink.name)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p class="muted">
         Waiting: changes that go out once the sink runs (behind a pause, a backfill or older changes). Held:
         changes of cohorts the mass-exit guard holds.
         {backfilling ? ` This page reloads every ${backfillRefreshSeconds} s while a backfill runs.` : ''}
       </p>
+      <SinkChartSection base={base} sinks={sinks} range={props.range} charts={props.charts} />
     </Page>
   );
 }
