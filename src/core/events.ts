@@ -45,8 +45,13 @@ export interface WebhookAnswered {
   quarantineId?: string;
 }
 
-/** How many user ids a `webhook` event carries: enough to recognise a batch, bounded whatever its size. */
-export const maxEventUserIds = 50;
+/**
+ * How many user ids a `webhook` event carries, and at most how many characters they take together:
+ * enough to recognise a batch, bounded whatever its size, since the inspector keeps them with each
+ * of up to 10,000 deliveries (on disk with QUEUE=sqlite: 50 ids a row filled a small disk).
+ */
+export const maxEventUserIds = 20;
+export const maxEventUserIdChars = 400;
 
 /** How many users of a batch entered, left, were updated or left unchanged by its apply. */
 export interface ChangeCounts {

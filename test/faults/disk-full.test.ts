@@ -1,6 +1,6 @@
 /**
  * A full disk under the defaults (QUEUE=sqlite, STORE=sqlite), made for real: both SQLite files on
- * a 30 MB tmpfs, filled with a file until writes fail, then the file deleted. While it is full the
+ * a 40 MB tmpfs, filled with a file until writes fail, then the file deleted. While it is full the
  * webhook answers 503 with Retry-After (never 500) and nothing is dead-lettered; once space returns
  * the receiver takes webhooks again on its own, and keeps doing so (the WAL does not fill the disk
  * again), also when it was restarted while the disk was full. Every batch that got a 200 is applied:
@@ -24,7 +24,9 @@ import { makeTraffic } from './traffic.ts';
 let disk: Tmpfs;
 const running: ReceiverProcess[] = [];
 beforeAll(() => {
-  disk = mountTmpfs(30);
+  // The room a freed disk gives back must hold the traffic sent after it (up to ~16 MB of bodies)
+  // beside the inspector's records (deliveries with their first user ids, the per-minute series).
+  disk = mountTmpfs(40);
 });
 /** Fillers a failing test did not free, freed after it so the next test has its disk. */
 const fillers: { free(): void }[] = [];

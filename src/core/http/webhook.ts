@@ -7,7 +7,12 @@ import type { Logger } from 'pino';
 import type { CohortBatch } from '../batch.ts';
 import { type DeadLetters, keptBody } from '../dead-letters/dead-letters.ts';
 import { IncompleteBodyError, InvalidJsonError, PayloadError, ReceiverError } from '../errors.ts';
-import { maxEventUserIds, type ReceiverEvents, type WebhookAnswered } from '../events.ts';
+import {
+  maxEventUserIdChars,
+  maxEventUserIds,
+  type ReceiverEvents,
+  type WebhookAnswered,
+} from '../events.ts';
 import { decodeBatch } from '../payload/decode-body.ts';
 import type { BatchParser } from '../payload/parse-batch.ts';
 import type { Queue } from '../queue/queue.ts';
@@ -84,11 +89,15 @@ function batchFields(batch: CohortBatch) {
   };
 }
 
-/** At most {@link maxEventUserIds} ids, read off the parsed batch: no per-user work beyond that. */
+/** The first ids, within {@link maxEventUserIds} and {@link maxEventUserIdChars}: bounded work on the ack path. */
 function firstUserIds(batch: CohortBatch): string[] {
-  const count = Math.min(batch.users.length, maxEventUserIds);
-  const ids = new Array<string>(count);
-  for (let i = 0; i < count; i++) ids[i] = (batch.users[i] as CohortBatch['users'][number]).userId;
+  const ids: string[] = [];
+  let chars = 0;
+  for (const { userId } of batch.users.slice(0, maxEventUserIds)) {
+    chars += userId.length;
+    if (chars > maxEventUserIdChars) break;
+    ids.push(userId);
+  }
   return ids;
 }
 

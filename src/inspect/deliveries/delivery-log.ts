@@ -41,7 +41,7 @@ export interface DeliveryReceipt {
   inCohort?: boolean;
   users?: number;
   /**
-   * The batch's first 50 user ids, in its order (`maxEventUserIds`): what a delivery page lists.
+   * The batch's first user ids, in its order (at most `maxEventUserIds`, `maxEventUserIdChars`): what a delivery page lists.
    * Absent from rows recorded before it was kept, and when the body could not be read.
    */
   userIds?: string[];

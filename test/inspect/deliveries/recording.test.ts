@@ -105,7 +105,7 @@ describe('recording deliveries', () => {
     ]);
   });
 
-  it('keeps the first 50 user ids of a batch, in its order, on each of its rows', async () => {
+  it('keeps the first 20 user ids of a batch, in its order, on each of its rows', async () => {
     const { post, settle, deliveryLog } = receiver();
     const ids = Array.from({ length: 120 }, (_, i) => `user-${120 - i}`);
     const batch = amplitudeBatch({ users: ids.map((user_id) => ({ user_id })) });
@@ -114,9 +114,18 @@ describe('recording deliveries', () => {
     await settle();
     const { deliveries } = await deliveryLog.list({ limit: 10 });
     expect(deliveries.map((row) => [row.outcome, row.users, row.userIds])).toEqual([
-      ['duplicate', 120, ids.slice(0, 50)],
-      ['accepted', 120, ids.slice(0, 50)],
+      ['duplicate', 120, ids.slice(0, 20)],
+      ['accepted', 120, ids.slice(0, 20)],
     ]);
+  });
+
+  it('keeps no more than 400 characters of user ids, however long they are', async () => {
+    const { post, settle, deliveryLog } = receiver();
+    const ids = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(150, 'x'));
+    await post(amplitudeBatch({ users: ids.map((user_id) => ({ user_id })) }));
+    await settle();
+    const { deliveries } = await deliveryLog.list({ limit: 1 });
+    expect(deliveries[0]?.userIds).toEqual(ids.slice(0, 2));
   });
 
   it('counts unchanged users when a batch repeats what the store holds', async () => {
