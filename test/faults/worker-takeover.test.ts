@@ -108,6 +108,15 @@ describeWithService(
         60_000,
       );
 
+      // The entries leave the stream at the ack; the survivor's log lines come through a pipe after.
+      const appliedBySurvivor = () =>
+        survivor.logLines.filter(
+          (line) => line.msg === 'batch applied' && heldMessages.includes(String(line.message_id)),
+        );
+      await eventually(
+        async () => new Set(appliedBySurvivor().map((line) => line.message_id)).size >= heldMessages.length,
+        "the survivor's 'batch applied' lines",
+      );
       const bySurvivor = survivor.logLines.filter((line) => line.msg === 'batch applied');
       const takenOver = bySurvivor.filter((line) => heldMessages.includes(String(line.message_id)));
       expect(takenOver.map((line) => String(line.message_id)).sort()).toEqual([...heldMessages].sort());
